@@ -1,0 +1,3 @@
+//! Bytecode. Placeholder.
+/// A compiled program.
+pub struct Program {}

@@ -1,0 +1,135 @@
+//! The eTamil language (../shared/spec/LANGUAGE.md): source → tokens → AST → bytecode, and a VM
+//! that runs a compiled `Program` with fresh state under a `Budget`.
+//!
+//! Data flow:
+//!   `loader` reads the main file and splices imports (`lexer` → `parser` per file) → `ast::Program`
+//!   → `checker` (declared types, static rules) → `compiler` → `Program` (immutable, `Send + Sync`)
+//!   → `vm::run_*` per request or per `run`, each with its own globals and a `Budget`.
+//!
+//! This module owns the public surface the server and the CLI use; nothing here knows about
+//! sockets or HTTP framing.
+
+pub mod ast;
+pub mod builtins;
+pub mod checker;
+pub mod chunk;
+pub mod compiler;
+pub mod error;
+pub mod json;
+pub mod lexer;
+pub mod loader;
+pub mod parser;
+pub mod span;
+pub mod text;
+pub mod value;
+pub mod vm;
+
+use std::path::Path;
+use std::time::Duration;
+
+pub use chunk::Program;
+pub use error::{CompileError, Limit, RuntimeError, RuntimeErrorKind};
+pub use value::Value;
+
+/// Compiles a program from a file on disk (imports resolved beside it, then `ETAMIL_PATH`).
+pub fn compile_file(path: &Path) -> Result<Program, Vec<CompileError>> {
+    let ast = loader::load_file(path)?;
+    compile_ast(ast)
+}
+
+/// Compiles a program from text. `name` is used in messages; imports resolve against
+/// `base_dir` (the current directory for `run -`).
+pub fn compile_source(source: &str, name: &str, base_dir: &Path) -> Result<Program, Vec<CompileError>> {
+    let ast = loader::load_source(source, name, base_dir)?;
+    compile_ast(ast)
+}
+
+fn compile_ast(ast: ast::Program) -> Result<Program, Vec<CompileError>> {
+    let errors = checker::check(&ast);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    compiler::compile(&ast)
+}
+
+/// The hard limits of one run (SERVER.md `--handler-timeout`, `--handler-instructions`,
+/// `--handler-memory`). The call-depth and nesting limits are fixed by the language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Wall time from the start of the run; None = no deadline.
+    pub timeout: Option<Duration>,
+    /// VM instructions; 0 = unlimited.
+    pub max_instructions: u64,
+    /// Live bytes of strings, arrays, records and results.
+    pub max_memory_bytes: usize,
+}
+
+impl Budget {
+    /// `etamil-mio run`'s defaults: no deadline, no instruction limit, 1 GiB.
+    pub const RUN_DEFAULT: Budget =
+        Budget { timeout: None, max_instructions: 0, max_memory_bytes: 1 << 30 };
+    /// The server's defaults (SERVER.md): 5 s, unlimited instructions, 64 MiB.
+    pub const SERVE_DEFAULT: Budget = Budget {
+        timeout: Some(Duration::from_secs(5)),
+        max_instructions: 0,
+        max_memory_bytes: 64 << 20,
+    };
+}
+
+/// The request as a handler sees it (LANGUAGE.md 10.4). The server fills it from the parsed
+/// head and body; the VM binds only the variables the program reads.
+#[derive(Clone, Debug, Default)]
+pub struct RequestInput {
+    /// As the client sent it (not upper-cased).
+    pub method: String,
+    /// The path part of the target, without the query, not percent-decoded.
+    pub path: String,
+    /// The raw query string (after `?`, without it); decoded by the VM when read.
+    pub query: String,
+    /// Header names as received; the VM lower-cases them. Last value wins.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body bytes after de-chunking; read as UTF-8 with replacement.
+    pub body: Vec<u8>,
+    /// Path parameters of the matched route: name → percent-decoded segment.
+    pub params: Vec<(String, String)>,
+}
+
+/// A response produced by `பதில்` (LANGUAGE.md 10.5), validated and ready for framing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// Handler headers, names as written, minus the framing headers the server owns.
+    /// Always contains a Content-Type (the default `application/json` when not set).
+    pub headers: Vec<(String, String)>,
+}
+
+/// How a run ended normally.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `பதில்` was executed.
+    Response(Response),
+    /// The run finished without `பதில்` (serve mode: 204).
+    Finished,
+    /// `வெளியேறு(n)` in run mode.
+    Exit(i32),
+}
+
+/// Where `அச்சு` writes: stdout in run mode, the log (with the request id) in serve mode.
+pub trait Output {
+    fn print(&mut self, line: &str);
+}
+
+/// Collects printed lines (tests, serve mode).
+impl Output for Vec<String> {
+    fn print(&mut self, line: &str) {
+        self.push(line.to_owned());
+    }
+}
+
+/// Discards printed lines.
+pub struct Discard;
+
+impl Output for Discard {
+    fn print(&mut self, _line: &str) {}
+}

@@ -1,0 +1,1 @@
+//! Tokens → AST (LANGUAGE.md 3). Placeholder until the front end lands.
