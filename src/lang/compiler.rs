@@ -3,5 +3,5 @@ use super::ast;
 use super::chunk::Program;
 use super::error::CompileError;
 pub fn compile(_ast: &ast::Program) -> Result<Program, Vec<CompileError>> {
-    Ok(Program {})
+    Ok(Program::default())
 }
