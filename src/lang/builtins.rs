@@ -1,1 +1,1135 @@
-//! Placeholder.
+//! The builtin functions of LANGUAGE.md section 9: the host builtins (9.1–9.5, three spellings
+//! each) and upstream's library functions (9.6–9.9, Tamil name only), all native here.
+//!
+//! The VM finds a builtin with `lookup` when it compiles a call, checks the argument count
+//! against `Builtin::arity`, and calls `func` with exactly that many arguments. Builtins never
+//! attach a position (the VM does) and never exit or read the clock on their own account: the
+//! `Effect` tells the VM which ones touch the outside world. `வெளியேறு` only computes the status.
+//!
+//! Bounds: every builtin that can build a large value asks `value::heap::reserve` (or renders
+//! under a byte cap) *before* allocating, so an absurd request fails with the memory error
+//! instead of allocating or looping; work is proportional to the size of the result or the
+//! input.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::error::{RtResult, RuntimeError};
+use super::json;
+use super::text;
+use super::value::{
+    heap, parse_numeric_text, render_number, truncate_for_message, Array, Record, Value,
+};
+
+/// What a builtin does besides computing its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Depends only on its arguments.
+    Pure,
+    /// Reads the clock (இன்று).
+    Clock,
+    /// Reads the environment (சூழல்).
+    Env,
+    /// Ends the run (வெளியேறு): `func` computes the exit status, the VM exits.
+    Exit,
+}
+
+/// One builtin function.
+pub struct Builtin {
+    /// The canonical Tamil name, for messages.
+    pub name: &'static str,
+    pub arity: usize,
+    pub effect: Effect,
+    /// Receives exactly `arity` arguments; it may take them out of the slice.
+    pub func: fn(&mut [Value]) -> RtResult<Value>,
+}
+
+/// A builtin and every spelling that calls it.
+struct Entry {
+    spellings: &'static [&'static str],
+    builtin: Builtin,
+}
+
+macro_rules! entry {
+    ([$($s:literal),+], $arity:expr, $effect:ident, $func:ident) => {
+        Entry {
+            spellings: &[$($s),+],
+            builtin: Builtin {
+                name: first!($($s),+),
+                arity: $arity,
+                effect: Effect::$effect,
+                func: $func,
+            },
+        }
+    };
+}
+
+macro_rules! first {
+    ($a:literal $(, $rest:literal)*) => {
+        $a
+    };
+}
+
+/// Section 9, in its order. Host builtins: Tamil, romanized, English; library functions: Tamil.
+/// `ஒன்றிணை` has no `_join`: that word is reserved (9.4).
+static TABLE: &[Entry] = &[
+    // 9.1 Collections and kinds
+    entry!(["நீளம்", "nILam", "_length"], 1, Pure, length),
+    entry!(["இணை", "iNY", "_append"], 2, Pure, append),
+    entry!(["வகை", "vakY", "_typeof"], 1, Pure, type_of),
+    // 9.2 Results
+    entry!(["சரி", "cari", "_ok"], 1, Pure, make_ok),
+    entry!(["தவறு", "qavaRu", "_err"], 1, Pure, make_err),
+    entry!(["சரியா", "cariyA", "_isOk"], 1, Pure, is_ok),
+    entry!(["தவறா", "qavaRA", "_isErr"], 1, Pure, is_err),
+    entry!(["மதிப்பு", "maqippu", "_unwrap"], 1, Pure, unwrap),
+    entry!(
+        ["தவறு_மதிப்பு", "qavaRu_maqippu", "_unwrapErr"],
+        1,
+        Pure,
+        unwrap_err
+    ),
+    entry!(["இயல்பு", "iyalpu", "_unwrapOr"], 2, Pure, unwrap_or),
+    // 9.3 Numbers
+    entry!(["வட்டமிடு", "vattamitu", "_round"], 2, Pure, round),
+    entry!(["தரை", "qarY", "_floor"], 1, Pure, floor),
+    entry!(["மேல்", "mEl", "_ceil"], 1, Pure, ceil),
+    entry!(["எண்ணாக்கு", "eNNAkku", "_toNumber"], 1, Pure, to_number),
+    entry!(["சொல்லாக்கு", "collAkku", "_toString"], 1, Pure, to_string),
+    // 9.4 Text
+    entry!(["மேல்_எழுத்து", "mEl_ezuqqu", "_upper"], 1, Pure, upper),
+    entry!(["கீழ்_எழுத்து", "kIz_ezuqqu", "_lower"], 1, Pure, lower),
+    entry!(["மாற்று", "mARRu", "_replace"], 3, Pure, replace),
+    entry!(["பிரி", "piri", "_split"], 2, Pure, split),
+    entry!(["ஒன்றிணை", "oZRiNY"], 2, Pure, join),
+    // 9.5 Dates, environment and exit
+    entry!(["இன்று", "iZRu", "_today"], 0, Clock, today),
+    entry!(
+        ["நாள்_வேறுபாடு", "nAL_vERupAtu", "_daysBetween"],
+        2,
+        Pure,
+        days_between
+    ),
+    entry!(["நாள்_கூட்டு", "nAL_kUttu", "_addDays"], 2, Pure, add_days),
+    entry!(["சூழல்", "cUzal", "_env"], 2, Env, env),
+    entry!(["வெளியேறு", "veLiyERu", "_exit"], 1, Exit, exit_status),
+    // 9.6 Strings
+    entry!(["எழுத்து"], 2, Pure, letter),
+    entry!(["துண்டு"], 3, Pure, substring),
+    entry!(["தேடு"], 2, Pure, find),
+    entry!(["கொண்டுள்ளதா"], 2, Pure, contains),
+    entry!(["தொடங்குகிறதா"], 2, Pure, starts_with),
+    entry!(["முடிகிறதா"], 2, Pure, ends_with),
+    entry!(["ஒழுங்கு"], 1, Pure, trim),
+    entry!(["திரும்பச்செய்"], 2, Pure, repeat),
+    entry!(["இடமிருந்து_நிரப்பு"], 3, Pure, pad_left),
+    // 9.7 Numbers
+    entry!(["முழுமதிப்பு"], 1, Pure, abs),
+    entry!(["சிறியது"], 2, Pure, min),
+    entry!(["பெரியது"], 2, Pure, max),
+    entry!(["கூட்டு"], 1, Pure, sum),
+    entry!(["சராசரி"], 1, Pure, average),
+    entry!(["மிகச்சிறியது"], 1, Pure, smallest),
+    entry!(["மிகப்பெரியது"], 1, Pure, largest),
+    entry!(["சதவீதம்"], 2, Pure, percent),
+    entry!(["முழு_எண்ணா"], 1, Pure, is_whole),
+    entry!(["மீதி"], 2, Pure, remainder),
+    // 9.8 Arrays and records
+    entry!(["உள்ளதா"], 2, Pure, has_item),
+    entry!(["இடம்_காண்"], 2, Pure, index_of),
+    entry!(["தலைகீழ்"], 1, Pure, reverse),
+    entry!(["வெட்டு"], 3, Pure, slice),
+    entry!(["புலம்_எடு"], 2, Pure, pluck),
+    entry!(["காலியா"], 1, Pure, is_empty),
+    entry!(["புலம்_உள்ளதா"], 2, Pure, has_field),
+    entry!(["புலம்_அல்லது"], 3, Pure, field_or),
+    entry!(["புலங்கள்"], 1, Pure, keys),
+    entry!(["மதிப்பீடுகள்"], 1, Pure, values),
+    entry!(["காலியா_பதிவேடு"], 1, Pure, is_empty_record),
+    // 9.9 JSON and money
+    entry!(["ஜேசான்_ஆக்கு"], 1, Pure, json_encode),
+    entry!(["ஜேசான்_படி"], 1, Pure, json_decode),
+    entry!(["காசு_வடிவம்"], 1, Pure, money_format),
+    entry!(["ரூபாய்"], 1, Pure, rupees),
+    entry!(["காசாக"], 1, Pure, to_paise),
+    entry!(["லட்சம்"], 1, Pure, lakh),
+    entry!(["கோடி"], 1, Pure, crore),
+];
+
+/// The builtin called by `name` in any spelling section 9 lists.
+pub fn lookup(name: &str) -> Option<&'static Builtin> {
+    static BY_NAME: OnceLock<HashMap<&'static str, &'static Builtin>> = OnceLock::new();
+    BY_NAME
+        .get_or_init(|| {
+            let mut map = HashMap::new();
+            for entry in TABLE.iter() {
+                for spelling in entry.spellings {
+                    map.insert(*spelling, &entry.builtin);
+                }
+            }
+            map
+        })
+        .get(name)
+        .copied()
+}
+
+/// Every builtin, each once (for listings and tests).
+pub fn all() -> impl Iterator<Item = &'static Builtin> {
+    TABLE.iter().map(|e| &e.builtin)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument conversion and shared errors
+
+fn err(tamil: impl Into<String>, english: impl Into<String>) -> RuntimeError {
+    RuntimeError::new(tamil, english)
+}
+
+fn overflow() -> RuntimeError {
+    err("எண் வரம்பு மீறல்", "number overflow")
+}
+
+fn needs_array(func: &str) -> RuntimeError {
+    err(
+        format!("'{func}' க்கு ஒரு அணி தேவை"),
+        format!("'{func}' needs an array"),
+    )
+}
+
+fn needs_record(func: &str) -> RuntimeError {
+    err(
+        format!("'{func}' க்கு ஒரு பொருள் தேவை"),
+        format!("'{func}' needs a record"),
+    )
+}
+
+fn not_whole_index() -> RuntimeError {
+    err(
+        "அணிச் சுட்டு முழு எண்ணாக இருக்க வேண்டும்",
+        "array index must be a whole number",
+    )
+}
+
+fn out_of_bounds(i: Decimal, len: usize) -> RuntimeError {
+    let mut shown = String::new();
+    render_number(i, &mut shown);
+    err(
+        format!("சுட்டு {shown} எல்லைக்கு வெளியே உள்ளது, நீளம் {len}"),
+        format!("index {shown} out of bounds, length {len}"),
+    )
+}
+
+fn take(args: &mut [Value], i: usize) -> Value {
+    std::mem::take(&mut args[i])
+}
+
+fn num(v: &Value) -> RtResult<Decimal> {
+    v.to_number()
+}
+
+fn number(d: Decimal) -> Value {
+    Value::Num(d)
+}
+
+fn boolean(b: bool) -> RtResult<Value> {
+    Ok(Value::Bool(b))
+}
+
+/// Bytes the run may still allocate.
+fn headroom() -> usize {
+    heap::limit_bytes().saturating_sub(heap::live_bytes())
+}
+
+/// A "text" argument: a string as it is, anything else rendered (4.3) under the memory budget.
+fn text_of(v: &Value) -> RtResult<Cow<'_, str>> {
+    match v {
+        Value::Str(s) => Ok(Cow::Borrowed(s.as_str())),
+        other => render_capped(other, headroom()).map(Cow::Owned),
+    }
+}
+
+/// Renders `v` (4.3), failing with the memory error once the text passes `cap` bytes. Arrays
+/// may share one big string many times, so the rendering can be far larger than the value's
+/// accounted size; every item adds at least one byte (a separator or a bracket), so the work
+/// is bounded by `cap` too.
+pub(crate) fn render_capped(v: &Value, cap: usize) -> RtResult<String> {
+    let mut out = String::new();
+    if render_into_capped(v, &mut out, cap) {
+        Ok(out)
+    } else {
+        Err(heap::memory_error())
+    }
+}
+
+/// The rules of `Value::render_into`, checking the cap after every piece. Recursion is bounded
+/// by the value's depth (at most `MAX_VALUE_DEPTH`).
+fn render_into_capped(v: &Value, out: &mut String, cap: usize) -> bool {
+    match v {
+        Value::Str(s) => {
+            if out.len().saturating_add(s.as_str().len()) > cap {
+                return false;
+            }
+            out.push_str(s.as_str());
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, item) in a.items().iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                if !render_into_capped(item, out, cap) {
+                    return false;
+                }
+            }
+            out.push(']');
+        }
+        Value::Record(r) => {
+            out.push('{');
+            for (i, (k, item)) in r.map().iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                if out.len().saturating_add(k.len()) > cap {
+                    return false;
+                }
+                out.push_str(k);
+                out.push_str(": ");
+                if !render_into_capped(item, out, cap) {
+                    return false;
+                }
+            }
+            out.push('}');
+        }
+        Value::Result(r) => {
+            out.push_str(if r.is_ok() {
+                "சரி("
+            } else {
+                "தவறு("
+            });
+            if !render_into_capped(r.value(), out, cap) {
+                return false;
+            }
+            out.push(')');
+        }
+        scalar => scalar.render_into(out),
+    }
+    out.len() <= cap
+}
+
+/// Converts a decimal count to `usize`, saturating (callers compare it with sizes they hold).
+fn to_count(d: Decimal) -> usize {
+    if d.is_sign_negative() {
+        0
+    } else {
+        d.to_usize().unwrap_or(usize::MAX)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9.1 Collections and kinds
+
+fn length(args: &mut [Value]) -> RtResult<Value> {
+    let n = match &args[0] {
+        Value::Array(a) => a.len(),
+        Value::Record(r) => r.len(),
+        Value::Str(s) => text::letter_count(s.as_str()),
+        _ => {
+            return Err(err(
+                "நீளம் ஒரு அணி, பொருள் அல்லது சொல்லுக்கு மட்டுமே",
+                "length needs an array, record or string",
+            ))
+        }
+    };
+    Ok(number(Decimal::from(n)))
+}
+
+fn append(args: &mut [Value]) -> RtResult<Value> {
+    let v = take(args, 1);
+    match take(args, 0) {
+        Value::Array(mut a) => {
+            heap::reserve(
+                a.len()
+                    .saturating_add(1)
+                    .saturating_mul(std::mem::size_of::<Value>()),
+            )?;
+            a.push(v)?;
+            Ok(Value::Array(a))
+        }
+        _ => Err(err("இணை க்கு ஒரு அணி தேவை", "append needs an array")),
+    }
+}
+
+fn type_of(args: &mut [Value]) -> RtResult<Value> {
+    Ok(Value::str(args[0].kind().english()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9.2 Results
+
+fn make_ok(args: &mut [Value]) -> RtResult<Value> {
+    Value::ok(take(args, 0))
+}
+
+fn make_err(args: &mut [Value]) -> RtResult<Value> {
+    Value::err(take(args, 0))
+}
+
+fn is_ok(args: &mut [Value]) -> RtResult<Value> {
+    boolean(matches!(&args[0], Value::Result(r) if r.is_ok()))
+}
+
+fn is_err(args: &mut [Value]) -> RtResult<Value> {
+    boolean(matches!(&args[0], Value::Result(r) if !r.is_ok()))
+}
+
+fn needs_result(func: &str) -> RuntimeError {
+    err(
+        format!("'{func}' க்கு ஒரு விளைவு தேவை"),
+        format!("{func} needs a result"),
+    )
+}
+
+fn unwrap(args: &mut [Value]) -> RtResult<Value> {
+    match &args[0] {
+        Value::Result(r) if r.is_ok() => Ok(r.value().clone()),
+        Value::Result(r) => {
+            let e = render_capped(r.value(), 4096).unwrap_or_default();
+            let e = truncate_for_message(&e);
+            Err(err(
+                format!("பிழையின் மதிப்பை எடுக்க முடியாது: {e}"),
+                format!("unwrap on an error: {e}"),
+            ))
+        }
+        _ => Err(needs_result("unwrap")),
+    }
+}
+
+fn unwrap_err(args: &mut [Value]) -> RtResult<Value> {
+    match &args[0] {
+        Value::Result(r) if !r.is_ok() => Ok(r.value().clone()),
+        Value::Result(_) => Err(err(
+            "வெற்றிகரமான விளைவில் பிழை இல்லை",
+            "there is no error in a successful result",
+        )),
+        _ => Err(needs_result("unwrapErr")),
+    }
+}
+
+fn unwrap_or(args: &mut [Value]) -> RtResult<Value> {
+    match &args[0] {
+        Value::Result(r) if r.is_ok() => Ok(r.value().clone()),
+        Value::Result(_) => Ok(take(args, 1)),
+        _ => Err(needs_result("unwrapOr")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9.3 Numbers
+
+/// Half away from zero to `places` (already checked non-negative); 28 or more leaves `n`.
+fn round_to(n: Decimal, places: u32) -> Decimal {
+    if places >= 28 {
+        n
+    } else {
+        n.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
+    }
+}
+
+fn round(args: &mut [Value]) -> RtResult<Value> {
+    let n = num(&args[0])?;
+    let p = num(&args[1])?.trunc();
+    if p.is_sign_negative() && !p.is_zero() {
+        return Err(err(
+            "இடங்கள் எதிர்மறையற்ற முழு எண்ணாக இருக்க வேண்டும்",
+            "places must be a whole number",
+        ));
+    }
+    let places = p.to_u32().unwrap_or(u32::MAX);
+    Ok(number(round_to(n, places)))
+}
+
+fn floor(args: &mut [Value]) -> RtResult<Value> {
+    Ok(number(num(&args[0])?.floor()))
+}
+
+fn ceil(args: &mut [Value]) -> RtResult<Value> {
+    Ok(number(num(&args[0])?.ceil()))
+}
+
+fn to_number(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    match parse_numeric_text(&t) {
+        Some(n) => Value::ok(number(n)),
+        None => {
+            let shown = truncate_for_message(&t);
+            Value::err(Value::string(format!("'{shown}' is not a number")))
+        }
+    }
+}
+
+fn to_string(args: &mut [Value]) -> RtResult<Value> {
+    match take(args, 0) {
+        s @ Value::Str(_) => Ok(s),
+        other => Ok(Value::string(render_capped(&other, headroom())?)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9.4 Text
+
+fn upper(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    heap::reserve(t.len())?;
+    Ok(Value::string(t.to_uppercase()))
+}
+
+fn lower(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    heap::reserve(t.len())?;
+    Ok(Value::string(t.to_lowercase()))
+}
+
+fn replace(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let old = text_of(&args[1])?;
+    let new = text_of(&args[2])?;
+    let found = text::aligned_matches(&t, &old);
+    if found.is_empty() {
+        return Ok(match &args[0] {
+            Value::Str(s) => Value::Str(s.clone()),
+            _ => Value::string(t.into_owned()),
+        });
+    }
+    let size = new
+        .len()
+        .checked_mul(found.len())
+        .and_then(|added| (t.len() - old.len() * found.len()).checked_add(added))
+        .ok_or_else(heap::memory_error)?;
+    heap::reserve(size)?;
+    let mut out = String::with_capacity(size);
+    let mut last = 0;
+    for start in found {
+        out.push_str(&t[last..start]);
+        out.push_str(&new);
+        last = start + old.len();
+    }
+    out.push_str(&t[last..]);
+    Ok(Value::string(out))
+}
+
+fn split(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let sep = text_of(&args[1])?;
+    let found = text::aligned_matches(&t, &sep);
+    let pieces = found.len() + 1;
+    heap::reserve(
+        pieces
+            .saturating_mul(std::mem::size_of::<Value>() + 64)
+            .saturating_add(t.len()),
+    )?;
+    let mut items = Vec::with_capacity(pieces);
+    let mut last = 0;
+    for start in found {
+        items.push(Value::str(&t[last..start]));
+        last = start + sep.len();
+    }
+    items.push(Value::str(&t[last..]));
+    Ok(Value::Array(Array::new(items)?))
+}
+
+fn join(args: &mut [Value]) -> RtResult<Value> {
+    let sep = text_of(&args[1])?;
+    let Value::Array(a) = &args[0] else {
+        return Err(err("ஒன்றிணை க்கு ஒரு அணி தேவை", "join needs an array"));
+    };
+    let cap = headroom();
+    let mut out = String::new();
+    for (i, item) in a.items().iter().enumerate() {
+        if i > 0 {
+            if out.len().saturating_add(sep.len()) > cap {
+                return Err(heap::memory_error());
+            }
+            out.push_str(&sep);
+        }
+        if !render_into_capped(item, &mut out, cap) {
+            return Err(heap::memory_error());
+        }
+    }
+    Ok(Value::string(out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9.5 Dates, environment and exit
+
+/// Dates are kept within the years ISO text writes with four digits.
+const MAX_YEAR: i64 = 9999;
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if is_leap(y) => 29,
+        _ => 28,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// The date `z` days after 1970-01-01 (inverse of `days_from_civil`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn format_date(days: i64) -> RtResult<Value> {
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=MAX_YEAR).contains(&y) {
+        return Err(err(
+            "தேதி வரம்புக்கு வெளியே உள்ளது (ஆண்டுகள் 0 முதல் 9999)",
+            "date out of range (years 0 to 9999)",
+        ));
+    }
+    Ok(Value::string(format!("{y:04}-{m:02}-{d:02}")))
+}
+
+/// `Y-M-D` with whole parts, the day within its month (9.5), as days since 1970-01-01.
+fn parse_date(v: &Value) -> RtResult<i64> {
+    let t = text_of(v)?;
+    let bad = || {
+        let shown = truncate_for_message(&t);
+        err(
+            format!("'{shown}' ஒரு தேதி அல்ல; YYYY-MM-DD எதிர்பார்க்கப்பட்டது"),
+            format!("'{shown}' is not a date; expected YYYY-MM-DD"),
+        )
+    };
+    let part = |s: &str| -> Option<i64> {
+        if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    let mut parts = t.trim().split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let (Some(y), Some(m), Some(d)) = (part(y), part(m), part(d)) else {
+        return Err(bad());
+    };
+    if y > MAX_YEAR || !(1..=12).contains(&m) {
+        return Err(bad());
+    }
+    let m = m as u32;
+    if d < 1 || d > i64::from(days_in_month(y, m)) {
+        return Err(bad());
+    }
+    Ok(days_from_civil(y, m, d as u32))
+}
+
+fn today(_args: &mut [Value]) -> RtResult<Value> {
+    let secs = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    format_date(secs.div_euclid(86_400))
+}
+
+fn days_between(args: &mut [Value]) -> RtResult<Value> {
+    let a = parse_date(&args[0])?;
+    let b = parse_date(&args[1])?;
+    Ok(number(Decimal::from(b - a)))
+}
+
+fn add_days(args: &mut [Value]) -> RtResult<Value> {
+    let d = parse_date(&args[0])?;
+    let n = num(&args[1])?.trunc();
+    // Any n beyond the calendar's span lands outside 0..=9999 anyway; clamp before adding.
+    let n = n.to_i64().unwrap_or(if n.is_sign_negative() {
+        i64::MIN
+    } else {
+        i64::MAX
+    });
+    let n = n.clamp(-10_000_000, 10_000_000);
+    format_date(d + n)
+}
+
+/// Variables a handler may never read (SERVER.md "Auth").
+const HIDDEN_VARIABLES: [&str; 1] = ["ETAMIL_AUTH_TOKEN"];
+
+fn env(args: &mut [Value]) -> RtResult<Value> {
+    let name = text_of(&args[0])?;
+    // std::env::var_os may panic on a name with '=' or NUL; no such variable can exist anyway.
+    if name.is_empty() || name.contains(['=', '\0']) || HIDDEN_VARIABLES.contains(&name.as_ref()) {
+        return Ok(take(args, 1));
+    }
+    match std::env::var_os(name.as_ref()) {
+        Some(v) => Ok(Value::string(v.to_string_lossy().into_owned())),
+        None => Ok(take(args, 1)),
+    }
+}
+
+/// The status `வெளியேறு(status)` exits with: truncated toward zero, 1 outside the i32 range.
+fn exit_status(args: &mut [Value]) -> RtResult<Value> {
+    let status = num(&args[0])?.trunc().to_i32().unwrap_or(1);
+    Ok(Value::int(i64::from(status)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9.6 Strings
+
+/// A letter position that must be whole (as indexing, 5.6).
+fn whole(d: Decimal) -> RtResult<Decimal> {
+    if d.fract().is_zero() {
+        Ok(d)
+    } else {
+        Err(not_whole_index())
+    }
+}
+
+fn letter(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let i = num(&args[1])?;
+    if i.is_sign_negative() && !i.is_zero() {
+        return Ok(Value::str(""));
+    }
+    let i = whole(i)?;
+    let found = i
+        .to_usize()
+        .and_then(|i| text::letter_at(&t, i))
+        .unwrap_or("");
+    Ok(Value::str(found))
+}
+
+/// The positions `start..end` of துண்டு and வெட்டு over `len` items: the items at positions
+/// start, start+1, … while the position is < start+count and < len. Errors only when that
+/// would read an item at a bad position, as upstream's loop does.
+fn span(start: &Value, count: &Value, len: usize) -> RtResult<(usize, usize)> {
+    let start = num(start)?;
+    let count = num(count)?;
+    if count <= Decimal::ZERO || start >= Decimal::from(len) {
+        return Ok((0, 0));
+    }
+    whole(start)?;
+    if start.is_sign_negative() && !start.is_zero() {
+        return Err(out_of_bounds(start, len));
+    }
+    let first = to_count(start);
+    let end = match start.checked_add(count) {
+        Some(end) => to_count(end.ceil()).min(len),
+        None => len,
+    };
+    Ok((first, end.max(first)))
+}
+
+fn substring(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let (start, end) = span(&args[1], &args[2], text::letter_count(&t))?;
+    Ok(Value::str(text::letter_slice(&t, start, end)))
+}
+
+fn find(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let s = text_of(&args[1])?;
+    let at = text::find_letters(&t, &s).map_or(-1, |i| i as i64);
+    Ok(Value::int(at))
+}
+
+fn contains(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let s = text_of(&args[1])?;
+    boolean(text::find_letters(&t, &s).is_some())
+}
+
+fn starts_with(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let p = text_of(&args[1])?;
+    boolean(text::starts_with_letters(&t, &p))
+}
+
+fn ends_with(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let p = text_of(&args[1])?;
+    boolean(text::ends_with_letters(&t, &p))
+}
+
+fn trim(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    Ok(Value::str(t.trim_matches(' ')))
+}
+
+fn repeat(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let n = num(&args[1])?;
+    if t.is_empty() || n <= Decimal::ZERO {
+        return Ok(Value::str(""));
+    }
+    // Upstream appends while its counter is below n, so a fractional n rounds up.
+    let times = to_count(n.ceil());
+    let size = t.len().checked_mul(times).ok_or_else(heap::memory_error)?;
+    heap::reserve(size)?;
+    Ok(Value::string(t.repeat(times)))
+}
+
+fn pad_left(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    let width = num(&args[1])?;
+    let fill = text_of(&args[2])?;
+    if fill.is_empty() {
+        return Err(err("நிரப்பு காலியாக இருக்கக் கூடாது", "fill must not be empty"));
+    }
+    let have = text::letter_count(&t);
+    if Decimal::from(have) >= width {
+        return Ok(Value::string(t.into_owned()));
+    }
+    // fill is prepended while the length is below width: ceil((width - have) / letters of fill)
+    // times, since whole fills are added.
+    let fill_letters = Decimal::from(text::letter_count(&fill));
+    let missing = width
+        .checked_sub(Decimal::from(have))
+        .ok_or_else(overflow)?;
+    let times = to_count(
+        missing
+            .checked_div(fill_letters)
+            .ok_or_else(overflow)?
+            .ceil(),
+    );
+    let size = fill
+        .len()
+        .checked_mul(times)
+        .and_then(|s| s.checked_add(t.len()))
+        .ok_or_else(heap::memory_error)?;
+    heap::reserve(size)?;
+    let mut out = fill.repeat(times);
+    out.push_str(&t);
+    // A fill whose letters join those after it (a lone combining mark) adds fewer letters than
+    // counted; keep prepending while that still lengthens the text.
+    let mut letters = text::letter_count(&out);
+    while Decimal::from(letters) < width {
+        heap::reserve(out.len() + fill.len())?;
+        out.insert_str(0, &fill);
+        let now = text::letter_count(&out);
+        if now <= letters {
+            return Err(err(
+                "நிரப்பு உரையை நீட்டவில்லை",
+                "fill does not lengthen the text",
+            ));
+        }
+        letters = now;
+    }
+    Ok(Value::string(out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9.7 Numbers
+
+fn abs(args: &mut [Value]) -> RtResult<Value> {
+    Ok(number(num(&args[0])?.abs()))
+}
+
+fn min(args: &mut [Value]) -> RtResult<Value> {
+    let pick = if args[0].compare(&args[1])? == Ordering::Less {
+        0
+    } else {
+        1
+    };
+    Ok(take(args, pick))
+}
+
+fn max(args: &mut [Value]) -> RtResult<Value> {
+    let pick = if args[0].compare(&args[1])? == Ordering::Greater {
+        0
+    } else {
+        1
+    };
+    Ok(take(args, pick))
+}
+
+fn array_arg<'a>(v: &'a Value, func: &str) -> RtResult<&'a Array> {
+    match v {
+        Value::Array(a) => Ok(a),
+        _ => Err(needs_array(func)),
+    }
+}
+
+fn record_arg<'a>(v: &'a Value, func: &str) -> RtResult<&'a Record> {
+    match v {
+        Value::Record(r) => Ok(r),
+        _ => Err(needs_record(func)),
+    }
+}
+
+fn total(a: &Array) -> RtResult<Decimal> {
+    a.items().iter().try_fold(Decimal::ZERO, |acc, item| {
+        acc.checked_add(num(item)?).ok_or_else(overflow)
+    })
+}
+
+fn sum(args: &mut [Value]) -> RtResult<Value> {
+    Ok(number(total(array_arg(&args[0], "கூட்டு")?)?))
+}
+
+fn empty_array_failure() -> RtResult<Value> {
+    Value::err(Value::str("காலி அணி (empty array)"))
+}
+
+fn average(args: &mut [Value]) -> RtResult<Value> {
+    let a = array_arg(&args[0], "சராசரி")?;
+    if a.is_empty() {
+        return empty_array_failure();
+    }
+    let mean = total(a)?
+        .checked_div(Decimal::from(a.len()))
+        .ok_or_else(overflow)?;
+    Value::ok(number(mean))
+}
+
+/// The first item that beats every other in `wanted` order (5.4 comparisons).
+fn extreme(v: &Value, func: &str, wanted: Ordering) -> RtResult<Value> {
+    let a = array_arg(v, func)?;
+    let Some((first, rest)) = a.items().split_first() else {
+        return empty_array_failure();
+    };
+    let mut best = first;
+    for item in rest {
+        if item.compare(best)? == wanted {
+            best = item;
+        }
+    }
+    Value::ok(best.clone())
+}
+
+fn smallest(args: &mut [Value]) -> RtResult<Value> {
+    extreme(&args[0], "மிகச்சிறியது", Ordering::Less)
+}
+
+fn largest(args: &mut [Value]) -> RtResult<Value> {
+    extreme(&args[0], "மிகப்பெரியது", Ordering::Greater)
+}
+
+fn percent(args: &mut [Value]) -> RtResult<Value> {
+    let amount = num(&args[0])?;
+    let rate = num(&args[1])?;
+    let share = amount
+        .checked_mul(rate)
+        .and_then(|p| p.checked_div(Decimal::ONE_HUNDRED))
+        .ok_or_else(overflow)?;
+    Ok(number(round_to(share, 2)))
+}
+
+fn is_whole(args: &mut [Value]) -> RtResult<Value> {
+    boolean(num(&args[0])?.fract().is_zero())
+}
+
+/// `a - தரை(a / b) * b`, with `மீதி(a, 0)` = 0 (9.7).
+fn remainder(args: &mut [Value]) -> RtResult<Value> {
+    let a = num(&args[0])?;
+    let b = num(&args[1])?;
+    if b.is_zero() {
+        return Ok(number(Decimal::ZERO));
+    }
+    let q = a.checked_div(b).ok_or_else(overflow)?.floor();
+    let r = q
+        .checked_mul(b)
+        .and_then(|qb| a.checked_sub(qb))
+        .ok_or_else(overflow)?;
+    Ok(number(r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9.8 Arrays and records
+
+fn has_item(args: &mut [Value]) -> RtResult<Value> {
+    let a = array_arg(&args[0], "உள்ளதா")?;
+    boolean(a.items().iter().any(|item| item.equals(&args[1])))
+}
+
+fn index_of(args: &mut [Value]) -> RtResult<Value> {
+    let a = array_arg(&args[0], "இடம்_காண்")?;
+    let at = a.items().iter().position(|item| item.equals(&args[1]));
+    Ok(Value::int(at.map_or(-1, |i| i as i64)))
+}
+
+fn items_cost(n: usize) -> usize {
+    n.saturating_mul(std::mem::size_of::<Value>())
+}
+
+fn reverse(args: &mut [Value]) -> RtResult<Value> {
+    let a = array_arg(&args[0], "தலைகீழ்")?;
+    heap::reserve(items_cost(a.len()))?;
+    let items: Vec<Value> = a.items().iter().rev().cloned().collect();
+    Ok(Value::Array(Array::new(items)?))
+}
+
+fn slice(args: &mut [Value]) -> RtResult<Value> {
+    let a = array_arg(&args[0], "வெட்டு")?;
+    let (start, end) = span(&args[1], &args[2], a.len())?;
+    heap::reserve(items_cost(end - start))?;
+    Ok(Value::Array(Array::new(a.items()[start..end].to_vec())?))
+}
+
+fn no_field(key: &str) -> RuntimeError {
+    let k = truncate_for_message(key);
+    err(
+        format!("இந்தப் பொருளில் '{k}' புலம் இல்லை"),
+        format!("no field '{k}' on this record"),
+    )
+}
+
+fn pluck(args: &mut [Value]) -> RtResult<Value> {
+    let field = text_of(&args[1])?;
+    let rows = array_arg(&args[0], "புலம்_எடு")?;
+    heap::reserve(items_cost(rows.len()))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows.items() {
+        let r = record_arg(row, "புலம்_எடு")?;
+        out.push(r.get(&field).ok_or_else(|| no_field(&field))?.clone());
+    }
+    Ok(Value::Array(Array::new(out)?))
+}
+
+fn is_empty(args: &mut [Value]) -> RtResult<Value> {
+    let n = length(args)?;
+    boolean(matches!(n, Value::Num(n) if n.is_zero()))
+}
+
+fn has_field(args: &mut [Value]) -> RtResult<Value> {
+    let name = text_of(&args[1])?;
+    let r = record_arg(&args[0], "புலம்_உள்ளதா")?;
+    boolean(r.get(&name).is_some())
+}
+
+fn field_or(args: &mut [Value]) -> RtResult<Value> {
+    let name = text_of(&args[1])?;
+    let found = record_arg(&args[0], "புலம்_அல்லது")?.get(&name).cloned();
+    Ok(found.unwrap_or_else(|| take(args, 2)))
+}
+
+fn keys(args: &mut [Value]) -> RtResult<Value> {
+    let r = record_arg(&args[0], "புலங்கள்")?;
+    heap::reserve(items_cost(r.len()))?;
+    let items = r.map().keys().map(|k| Value::str(k)).collect();
+    Ok(Value::Array(Array::new(items)?))
+}
+
+fn values(args: &mut [Value]) -> RtResult<Value> {
+    let r = record_arg(&args[0], "மதிப்பீடுகள்")?;
+    heap::reserve(items_cost(r.len()))?;
+    Ok(Value::Array(Array::new(
+        r.map().values().cloned().collect(),
+    )?))
+}
+
+fn is_empty_record(args: &mut [Value]) -> RtResult<Value> {
+    boolean(record_arg(&args[0], "காலியா_பதிவேடு")?.is_empty())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9.9 JSON and money
+
+fn json_encode(args: &mut [Value]) -> RtResult<Value> {
+    match json::encode_capped(&args[0], headroom()) {
+        Some(text) => Ok(Value::string(text)),
+        None => Err(heap::memory_error()),
+    }
+}
+
+fn json_decode(args: &mut [Value]) -> RtResult<Value> {
+    let t = text_of(&args[0])?;
+    match json::decode(&t) {
+        Ok(v) => Value::ok(v),
+        Err(_) if heap::exceeded() => Err(heap::memory_error()),
+        Err(message) => Value::err(Value::string(message)),
+    }
+}
+
+/// `n` rounded to paise with Indian digit grouping: `1,23,45,678.50` (9.9).
+fn money_text(n: Decimal) -> String {
+    let r = round_to(n, 2);
+    if r.is_zero() {
+        return "0.00".to_owned();
+    }
+    let whole = r.abs().trunc();
+    // The fraction of a value with at most 2 places, in paise: 0..=99.
+    let paise = ((r.abs() - whole) * Decimal::ONE_HUNDRED)
+        .to_u32()
+        .unwrap_or(0);
+    let mut digits = String::new();
+    render_number(whole, &mut digits);
+    let mut out = String::with_capacity(digits.len() * 2 + 4);
+    if r.is_sign_negative() {
+        out.push('-');
+    }
+    let len = digits.len();
+    if len <= 3 {
+        out.push_str(&digits);
+    } else {
+        // Groups of two before the last three digits: the first group has 1 or 2.
+        let head = &digits[..len - 3];
+        let first = if head.len() % 2 == 0 { 2 } else { 1 };
+        out.push_str(&head[..first]);
+        for pair in head.as_bytes()[first..].chunks(2) {
+            out.push(',');
+            out.extend(pair.iter().map(|&b| b as char));
+        }
+        out.push(',');
+        out.push_str(&digits[len - 3..]);
+    }
+    out.push('.');
+    out.push_str(&format!("{paise:02}"));
+    out
+}
+
+fn money_format(args: &mut [Value]) -> RtResult<Value> {
+    Ok(Value::string(money_text(num(&args[0])?)))
+}
+
+fn rupees(args: &mut [Value]) -> RtResult<Value> {
+    Ok(Value::string(format!("₹{}", money_text(num(&args[0])?))))
+}
+
+fn to_paise(args: &mut [Value]) -> RtResult<Value> {
+    Ok(number(round_to(num(&args[0])?, 2)))
+}
+
+fn scaled_down(args: &mut [Value], by: i64) -> RtResult<Value> {
+    let n = num(&args[0])?
+        .checked_div(Decimal::from(by))
+        .ok_or_else(overflow)?;
+    Ok(number(round_to(n, 2)))
+}
+
+fn lakh(args: &mut [Value]) -> RtResult<Value> {
+    scaled_down(args, 100_000)
+}
+
+fn crore(args: &mut [Value]) -> RtResult<Value> {
+    scaled_down(args, 10_000_000)
+}
