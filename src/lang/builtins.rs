@@ -450,7 +450,12 @@ fn round(args: &mut [Value]) -> RtResult<Value> {
             "places must be a whole number",
         ));
     }
-    let places = p.to_u32().unwrap_or(u32::MAX);
+    // trunc(-0.5) is a negative zero, which to_u32 refuses.
+    let places = if p.is_zero() {
+        0
+    } else {
+        p.to_u32().unwrap_or(u32::MAX)
+    };
     Ok(number(round_to(n, places)))
 }
 
@@ -1093,7 +1098,7 @@ fn money_text(n: Decimal) -> String {
     } else {
         // Groups of two before the last three digits: the first group has 1 or 2.
         let head = &digits[..len - 3];
-        let first = if head.len() % 2 == 0 { 2 } else { 1 };
+        let first = if head.len().is_multiple_of(2) { 2 } else { 1 };
         out.push_str(&head[..first]);
         for pair in head.as_bytes()[first..].chunks(2) {
             out.push(',');
@@ -1132,4 +1137,833 @@ fn lakh(args: &mut [Value]) -> RtResult<Value> {
 
 fn crore(args: &mut [Value]) -> RtResult<Value> {
     scaled_down(args, 10_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn call(name: &str, mut args: Vec<Value>) -> RtResult<Value> {
+        let b = lookup(name).unwrap_or_else(|| panic!("no builtin {name}"));
+        assert_eq!(b.arity, args.len(), "arity of {name}");
+        (b.func)(&mut args)
+    }
+
+    /// The rendering of a successful call.
+    fn show(name: &str, args: Vec<Value>) -> String {
+        match call(name, args) {
+            Ok(v) => v.render(),
+            Err(e) => panic!("{name}: {}", e.english),
+        }
+    }
+
+    /// The English message of a failing call.
+    fn fails(name: &str, args: Vec<Value>) -> String {
+        match call(name, args) {
+            Ok(v) => panic!(
+                "{name} should fail, gave {}",
+                truncate_for_message(&v.render())
+            ),
+            Err(e) => {
+                assert!(e.pos.is_none());
+                e.english
+            }
+        }
+    }
+
+    fn n(s: &str) -> Value {
+        Value::Num(Decimal::from_str(s).unwrap())
+    }
+
+    fn s(t: &str) -> Value {
+        Value::str(t)
+    }
+
+    fn arr(items: Vec<Value>) -> Value {
+        Value::Array(Array::new(items).unwrap())
+    }
+
+    fn rec(pairs: &[(&str, Value)]) -> Value {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (Arc::from(*k), v.clone()))
+            .collect();
+        Value::Record(Record::new(map).unwrap())
+    }
+
+    fn ok(v: Value) -> Value {
+        Value::ok(v).unwrap()
+    }
+
+    fn er(v: Value) -> Value {
+        Value::err(v).unwrap()
+    }
+
+    #[test]
+    fn every_spelling_finds_its_builtin() {
+        let host: &[(&[&str], usize)] = &[
+            (&["நீளம்", "nILam", "_length"], 1),
+            (&["இணை", "iNY", "_append"], 2),
+            (&["வகை", "vakY", "_typeof"], 1),
+            (&["சரி", "cari", "_ok"], 1),
+            (&["தவறு", "qavaRu", "_err"], 1),
+            (&["சரியா", "cariyA", "_isOk"], 1),
+            (&["தவறா", "qavaRA", "_isErr"], 1),
+            (&["மதிப்பு", "maqippu", "_unwrap"], 1),
+            (&["தவறு_மதிப்பு", "qavaRu_maqippu", "_unwrapErr"], 1),
+            (&["இயல்பு", "iyalpu", "_unwrapOr"], 2),
+            (&["வட்டமிடு", "vattamitu", "_round"], 2),
+            (&["தரை", "qarY", "_floor"], 1),
+            (&["மேல்", "mEl", "_ceil"], 1),
+            (&["எண்ணாக்கு", "eNNAkku", "_toNumber"], 1),
+            (&["சொல்லாக்கு", "collAkku", "_toString"], 1),
+            (&["மேல்_எழுத்து", "mEl_ezuqqu", "_upper"], 1),
+            (&["கீழ்_எழுத்து", "kIz_ezuqqu", "_lower"], 1),
+            (&["மாற்று", "mARRu", "_replace"], 3),
+            (&["பிரி", "piri", "_split"], 2),
+            (&["ஒன்றிணை", "oZRiNY"], 2),
+            (&["இன்று", "iZRu", "_today"], 0),
+            (&["நாள்_வேறுபாடு", "nAL_vERupAtu", "_daysBetween"], 2),
+            (&["நாள்_கூட்டு", "nAL_kUttu", "_addDays"], 2),
+            (&["சூழல்", "cUzal", "_env"], 2),
+            (&["வெளியேறு", "veLiyERu", "_exit"], 1),
+        ];
+        let library: &[(&str, usize)] = &[
+            ("எழுத்து", 2),
+            ("துண்டு", 3),
+            ("தேடு", 2),
+            ("கொண்டுள்ளதா", 2),
+            ("தொடங்குகிறதா", 2),
+            ("முடிகிறதா", 2),
+            ("ஒழுங்கு", 1),
+            ("திரும்பச்செய்", 2),
+            ("இடமிருந்து_நிரப்பு", 3),
+            ("முழுமதிப்பு", 1),
+            ("சிறியது", 2),
+            ("பெரியது", 2),
+            ("கூட்டு", 1),
+            ("சராசரி", 1),
+            ("மிகச்சிறியது", 1),
+            ("மிகப்பெரியது", 1),
+            ("சதவீதம்", 2),
+            ("முழு_எண்ணா", 1),
+            ("மீதி", 2),
+            ("உள்ளதா", 2),
+            ("இடம்_காண்", 2),
+            ("தலைகீழ்", 1),
+            ("வெட்டு", 3),
+            ("புலம்_எடு", 2),
+            ("காலியா", 1),
+            ("புலம்_உள்ளதா", 2),
+            ("புலம்_அல்லது", 3),
+            ("புலங்கள்", 1),
+            ("மதிப்பீடுகள்", 1),
+            ("காலியா_பதிவேடு", 1),
+            ("ஜேசான்_ஆக்கு", 1),
+            ("ஜேசான்_படி", 1),
+            ("காசு_வடிவம்", 1),
+            ("ரூபாய்", 1),
+            ("காசாக", 1),
+            ("லட்சம்", 1),
+            ("கோடி", 1),
+        ];
+        for (spellings, arity) in host {
+            for spelling in *spellings {
+                let b = lookup(spelling).unwrap_or_else(|| panic!("{spelling}"));
+                assert_eq!(b.name, spellings[0]);
+                assert_eq!(b.arity, *arity, "{spelling}");
+            }
+        }
+        for (name, arity) in library {
+            let b = lookup(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!((b.name, b.arity, b.effect), (*name, *arity, Effect::Pure));
+        }
+        assert_eq!(all().count(), host.len() + library.len());
+        // `_join` is reserved (9.4); upstream's internal helpers are not builtins (9).
+        for missing in [
+            "_join",
+            "ஜேசான்_சரம்",
+            "குழுக்கள்",
+            "எழுத்து_மறை",
+            "nILam ",
+            "len",
+            "",
+        ] {
+            assert!(lookup(missing).is_none(), "{missing}");
+        }
+        assert_eq!(lookup("இன்று").unwrap().effect, Effect::Clock);
+        assert_eq!(lookup("_env").unwrap().effect, Effect::Env);
+        assert_eq!(lookup("veLiyERu").unwrap().effect, Effect::Exit);
+        assert_eq!(lookup("நீளம்").unwrap().effect, Effect::Pure);
+    }
+
+    #[test]
+    fn collections_and_kinds() {
+        assert_eq!(show("நீளம்", vec![s("வணக்கம்")]), "5");
+        assert_eq!(show("nILam", vec![s("a\r\nb")]), "3");
+        assert_eq!(show("_length", vec![arr(vec![n("1"), n("2")])]), "2");
+        assert_eq!(show("நீளம்", vec![rec(&[("a", n("1")), ("b", n("2"))])]), "2");
+        assert_eq!(show("_length", vec![s("ஆம்")]), "2");
+        for bad in [n("5"), Value::Nil, Value::Bool(true), ok(n("1"))] {
+            assert!(fails("நீளம்", vec![bad]).contains("length needs an array, record or string"));
+        }
+        let a = arr(vec![n("1")]);
+        assert_eq!(show("இணை", vec![a.clone(), s("x")]), "[1, x]");
+        assert_eq!(a.render(), "[1]", "இணை makes a new array");
+        assert_eq!(show("iNY", vec![arr(vec![]), arr(vec![])]), "[[]]");
+        assert_eq!(show("_append", vec![arr(vec![]), n("2")]), "[2]");
+        assert!(fails("இணை", vec![s("abc"), n("1")]).contains("append needs an array"));
+        let cases = [
+            (n("1"), "a number"),
+            (n("0.18"), "a number"),
+            (s("உரை"), "a string"),
+            (Value::Bool(true), "a boolean"),
+            (Value::Nil, "nil"),
+            (arr(vec![n("1")]), "an array"),
+            (rec(&[("a", n("1"))]), "a record"),
+            (ok(n("1")), "a result"),
+            (er(n("1")), "a result"),
+        ];
+        for (v, kind) in cases {
+            assert_eq!(show("வகை", vec![v.clone()]), kind);
+            assert_eq!(show("vakY", vec![v.clone()]), kind);
+            assert_eq!(show("_typeof", vec![v]), kind);
+        }
+    }
+
+    #[test]
+    fn results() {
+        let good = ok(n("2.5"));
+        let bad = er(s("பூஜ்ஜியத்தால் வகுக்க முடியாது"));
+        for name in ["சரி", "cari", "_ok"] {
+            assert_eq!(show(name, vec![n("1")]), "சரி(1)");
+        }
+        for name in ["தவறு", "qavaRu", "_err"] {
+            assert_eq!(show(name, vec![n("2")]), "தவறு(2)");
+        }
+        assert_eq!(
+            show("சரி", vec![rec(&[("தொகை", n("5"))])]),
+            "சரி({தொகை: 5})"
+        );
+        for name in ["சரியா", "cariyA", "_isOk"] {
+            assert_eq!(show(name, vec![good.clone()]), "true");
+            assert_eq!(show(name, vec![bad.clone()]), "false");
+            assert_eq!(show(name, vec![n("5")]), "false");
+        }
+        for name in ["தவறா", "qavaRA", "_isErr"] {
+            assert_eq!(show(name, vec![good.clone()]), "false");
+            assert_eq!(show(name, vec![bad.clone()]), "true");
+            assert_eq!(show(name, vec![s("x")]), "false");
+        }
+        for name in ["மதிப்பு", "maqippu", "_unwrap"] {
+            assert_eq!(show(name, vec![good.clone()]), "2.5");
+            assert!(fails(name, vec![er(s("e"))]).contains("unwrap on an error: e"));
+            assert!(fails(name, vec![n("1")]).contains("needs a result"));
+        }
+        for name in ["தவறு_மதிப்பு", "qavaRu_maqippu", "_unwrapErr"] {
+            assert_eq!(show(name, vec![bad.clone()]), "பூஜ்ஜியத்தால் வகுக்க முடியாது");
+            assert!(fails(name, vec![good.clone()])
+                .contains("there is no error in a successful result"));
+            assert!(fails(name, vec![Value::Nil]).contains("needs a result"));
+        }
+        for name in ["இயல்பு", "iyalpu", "_unwrapOr"] {
+            assert_eq!(show(name, vec![bad.clone(), n("0")]), "0");
+            assert_eq!(show(name, vec![good.clone(), n("0")]), "2.5");
+            assert!(fails(name, vec![n("1"), n("0")]).contains("needs a result"));
+        }
+    }
+
+    #[test]
+    fn rounding_floor_ceil() {
+        let round = |name: &str, x: &str, p: &str| show(name, vec![n(x), n(p)]);
+        assert_eq!(round("வட்டமிடு", "2.345", "2"), "2.35");
+        assert_eq!(round("வட்டமிடு", "2.355", "2"), "2.36");
+        assert_eq!(round("வட்டமிடு", "-2.345", "2"), "-2.35");
+        assert_eq!(round("vattamitu", "2.5", "0"), "3");
+        assert_eq!(round("_round", "-2.5", "0"), "-3");
+        assert_eq!(round("வட்டமிடு", "3.5", "0"), "4");
+        assert_eq!(round("வட்டமிடு", "2.50", "2"), "2.5");
+        assert_eq!(
+            round("வட்டமிடு", "0.3333333333333333333333333333", "4"),
+            "0.3333"
+        );
+        assert_eq!(round("வட்டமிடு", "1234.5678", "1"), "1234.6");
+        assert_eq!(round("வட்டமிடு", "1234.5678", "2.9"), "1234.57");
+        assert_eq!(
+            round("வட்டமிடு", "0.0000000000000000000000000001", "28"),
+            "0.0000000000000000000000000001"
+        );
+        assert_eq!(round("வட்டமிடு", "1.5", "100000000000000000000"), "1.5");
+        assert_eq!(round("வட்டமிடு", "-0.4", "0"), "0");
+        assert_eq!(round("வட்டமிடு", "2.5", "-0.5"), "3");
+        assert_eq!(show("வட்டமிடு", vec![s("2.345"), n("2")]), "2.35");
+        assert!(fails("வட்டமிடு", vec![n("1"), n("-1")]).contains("places must be a whole number"));
+        assert!(fails("வட்டமிடு", vec![s("abc"), n("1")])
+            .contains("cannot use 'abc' (a string) as a number"));
+        assert!(fails("வட்டமிடு", vec![n("1"), Value::Nil]).contains("as a number"));
+        let floors: Vec<String> = [
+            ("தரை", "2.7"),
+            ("தரை", "-2.7"),
+            ("qarY", "5"),
+            ("_floor", "-0.1"),
+        ]
+        .iter()
+        .map(|(f, x)| show(f, vec![n(x)]))
+        .collect();
+        assert_eq!(floors.join(" "), "2 -3 5 -1");
+        let ceils: Vec<String> = [
+            ("மேல்", "2.1"),
+            ("மேல்", "-2.1"),
+            ("mEl", "7"),
+            ("_ceil", "0.001"),
+            ("மேல்", "-0.5"),
+        ]
+        .iter()
+        .map(|(f, x)| show(f, vec![n(x)]))
+        .collect();
+        assert_eq!(ceils.join(" "), "3 -2 7 1 0");
+        assert_eq!(
+            show("தரை", vec![n("-79228162514264337593543950335")]),
+            "-79228162514264337593543950335"
+        );
+        assert_eq!(
+            show("மேல்", vec![n("7922816251426433759354395033.5")]),
+            "7922816251426433759354395034"
+        );
+    }
+
+    #[test]
+    fn number_and_text_conversion() {
+        assert_eq!(show("எண்ணாக்கு", vec![s("12.50")]), "சரி(12.5)");
+        assert_eq!(show("எண்ணாக்கு", vec![s(" 7 ")]), "சரி(7)");
+        assert_eq!(show("eNNAkku", vec![s("-0.5")]), "சரி(-0.5)");
+        assert_eq!(show("_toNumber", vec![s("1e3")]), "சரி(1000)");
+        assert_eq!(show("எண்ணாக்கு", vec![n("42")]), "சரி(42)");
+        assert_eq!(
+            show("எண்ணாக்கு", vec![s("abc")]),
+            "தவறு('abc' is not a number)"
+        );
+        for bad in ["ஆயிரம்", "", "1,000", "1e-29", "0x10", "NaN", "௧"] {
+            assert_eq!(
+                show("சரியா", vec![call("எண்ணாக்கு", vec![s(bad)]).unwrap()]),
+                "false",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            show("எண்ணாக்கு", vec![Value::Bool(true)]),
+            "தவறு('true' is not a number)"
+        );
+        assert_eq!(show("சொல்லாக்கு", vec![n("1.50")]), "1.5");
+        assert_eq!(
+            show(
+                "collAkku",
+                vec![arr(vec![n("1.50"), rec(&[("a", n("2.0"))])])]
+            ),
+            "[1.5, {a: 2}]"
+        );
+        assert_eq!(show("_toString", vec![Value::Nil]), "nil");
+        assert_eq!(
+            show("வகை", vec![call("சொல்லாக்கு", vec![n("5")]).unwrap()]),
+            "a string"
+        );
+        assert_eq!(
+            show("சொல்லாக்கு", vec![er(arr(vec![s("a"), Value::Bool(false)]))]),
+            "தவறு([a, false])"
+        );
+    }
+
+    #[test]
+    fn case_mapping() {
+        assert_eq!(
+            show("மேல்_எழுத்து", vec![s("gstin 33abcde1234f1z5")]),
+            "GSTIN 33ABCDE1234F1Z5"
+        );
+        assert_eq!(show("mEl_ezuqqu", vec![s("pan")]), "PAN");
+        assert_eq!(show("_upper", vec![s("ரவி ok")]), "ரவி OK");
+        assert_eq!(show("கீழ்_எழுத்து", vec![s("ABC DEF")]), "abc def");
+        assert_eq!(show("kIz_ezuqqu", vec![s("MiXeD")]), "mixed");
+        assert_eq!(show("_lower", vec![s("É")]), "é");
+        assert_eq!(show("_upper", vec![Value::Bool(true)]), "TRUE");
+    }
+
+    #[test]
+    fn replace_split_join() {
+        let r = |t: Value, o: &str, w: &str| show("மாற்று", vec![t, s(o), s(w)]);
+        assert_eq!(r(s("2026/04/01"), "/", "-"), "2026-04-01");
+        assert_eq!(show("mARRu", vec![s("aaa"), s("a"), s("bb")]), "bbbbbb");
+        assert_eq!(
+            show("_replace", vec![s("ஒன்று, இரண்டு"), s(", "), s(" + ")]),
+            "ஒன்று + இரண்டு"
+        );
+        assert_eq!(r(s("அபராதம்"), "", "x"), "அபராதம்");
+        assert_eq!(r(n("12.50"), ".", ","), "12,5");
+        assert_eq!(r(s("கா"), "ா", "ி"), "கா");
+        assert_eq!(r(s("aXbXc"), "X", ""), "abc");
+        assert_eq!(r(s("a\r\nb"), "\n", "!"), "a\r\nb");
+        assert_eq!(show("மாற்று", vec![n("1"), n("1"), n("2")]), "2");
+
+        let p = |t: &str, sep: &str| show("பிரி", vec![s(t), s(sep)]);
+        assert_eq!(p("அரிசி,பருப்பு,,எண்ணெய்,", ","), "[அரிசி, பருப்பு, , எண்ணெய், ]");
+        assert_eq!(
+            show("நீளம்", vec![call("piri", vec![s(""), s(",")]).unwrap()]),
+            "1"
+        );
+        assert_eq!(show("_split", vec![s("a--b---c"), s("--")]), "[a, b, -c]");
+        assert_eq!(p("ஒரே சொல்", ""), "[ஒரே சொல்]");
+        assert_eq!(p("கா", "ா"), "[கா]");
+        assert_eq!(p("a,", ","), "[a, ]");
+        let pieces = call("பிரி", vec![s("a,b"), s(",")]).unwrap();
+        assert!(pieces.equals(&arr(vec![s("a"), s("b")])));
+
+        assert_eq!(
+            show("ஒன்றிணை", vec![arr(vec![s("அ"), s("ஆ"), s("இ")]), s("-")]),
+            "அ-ஆ-இ"
+        );
+        let mixed = arr(vec![n("1"), n("2.50"), Value::Bool(true), Value::Nil]);
+        assert_eq!(show("oZRiNY", vec![mixed, s(", ")]), "1, 2.5, true, nil");
+        assert_eq!(show("oZRiNY", vec![arr(vec![]), s("x")]), "");
+        let dates = call("பிரி", vec![s("2026-04-01"), s("-")]).unwrap();
+        assert_eq!(show("ஒன்றிணை", vec![dates, s("/")]), "2026/04/01");
+        assert!(fails("ஒன்றிணை", vec![s("abc"), s(",")]).contains("join needs an array"));
+        assert!(lookup("_join").is_none());
+    }
+
+    #[test]
+    fn dates() {
+        let between = |name: &str, a: &str, b: &str| show(name, vec![s(a), s(b)]);
+        assert_eq!(between("நாள்_வேறுபாடு", "2026-04-01", "2027-03-31"), "364");
+        assert_eq!(between("நாள்_வேறுபாடு", "2024-03-01", "2024-02-28"), "-2");
+        assert_eq!(between("nAL_vERupAtu", "2026-01-31", "2026-03-01"), "29");
+        assert_eq!(between("_daysBetween", "1970-01-01", "2000-03-01"), "11017");
+        assert_eq!(
+            between("_daysBetween", "0000-01-01", "9999-12-31"),
+            "3652424"
+        );
+        let add = |name: &str, d: &str, k: &str| show(name, vec![s(d), n(k)]);
+        assert_eq!(add("நாள்_கூட்டு", "2024-02-28", "1"), "2024-02-29");
+        assert_eq!(add("நாள்_கூட்டு", "2023-02-28", "1"), "2023-03-01");
+        assert_eq!(add("nAL_kUttu", "2026-12-31", "1"), "2027-01-01");
+        assert_eq!(add("நாள்_கூட்டு", "2026-01-31", "-31"), "2025-12-31");
+        assert_eq!(add("நாள்_கூட்டு", "2026-1-5", "0"), "2026-01-05");
+        assert_eq!(add("_addDays", "2026-03-15", "45"), "2026-04-29");
+        assert_eq!(add("_addDays", "2026-03-15", "1.9"), "2026-03-16");
+        assert_eq!(add("_addDays", "2026-03-15", "-1.9"), "2026-03-14");
+        assert_eq!(add("_addDays", "1900-02-28", "1"), "1900-03-01");
+        assert_eq!(add("_addDays", "2000-02-28", "1"), "2000-02-29");
+        assert_eq!(add("_addDays", " 2026-03-15 ", "0"), "2026-03-15");
+        assert_eq!(add("_addDays", "0001-01-01", "-366"), "0000-01-01");
+        assert_eq!(
+            show("_addDays", vec![s("2026-03-15"), s("10")]),
+            "2026-03-25"
+        );
+        assert_eq!(
+            show(
+                "நாள்_வேறுபாடு",
+                vec![
+                    call("நாள்_கூட்டு", vec![s("2026-03-15"), n("45")]).unwrap(),
+                    s("2026-05-20")
+                ]
+            ),
+            "21"
+        );
+        assert!(fails("_addDays", vec![s("9999-12-31"), n("1")]).contains("date out of range"));
+        assert!(fails(
+            "_addDays",
+            vec![s("2026-01-01"), n("-79228162514264337593543950335")]
+        )
+        .contains("date out of range"));
+        for bad in [
+            "2026-02-29",
+            "2024-02-30",
+            "2026-04-31",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-00",
+            "2026-02-31",
+            "2026/01/01",
+            "2026-01",
+            "2026-01-01-01",
+            "",
+            "abc",
+            "-2026-01-01",
+            "2026-+1-01",
+            "2026-01-1x",
+            "10000-01-01",
+            "2026--01",
+        ] {
+            assert!(
+                fails("நாள்_வேறுபாடு", vec![s(bad), s("2026-01-01")])
+                    .contains("is not a date; expected YYYY-MM-DD"),
+                "{bad}"
+            );
+        }
+        assert!(fails("நாள்_கூட்டு", vec![n("5"), n("1")]).contains("is not a date"));
+        for name in ["இன்று", "iZRu", "_today"] {
+            let today = show(name, vec![]);
+            assert_eq!(text::letter_count(&today), 10);
+            assert!(today.as_str() > "2020-01-01");
+            assert_eq!(show("_addDays", vec![s(&today), n("0")]), today);
+        }
+        for days in [-800_000i64, -1, 0, 59, 60, 365, 11_016, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn environment_and_exit() {
+        const UNSET: &str = "ETAMIL_CONFORMANCE_UNSET_VARIABLE";
+        assert_eq!(show("சூழல்", vec![s(UNSET), s("இயல்பு")]), "இயல்பு");
+        assert_eq!(show("cUzal", vec![s(UNSET), n("42")]), "42");
+        assert_eq!(show("_env", vec![s(UNSET), Value::Nil]), "nil");
+        assert_eq!(
+            show(
+                "வகை",
+                vec![call("சூழல்", vec![s(UNSET), arr(vec![n("1")])]).unwrap()]
+            ),
+            "an array"
+        );
+        assert_eq!(
+            show("சூழல்", vec![s("PATH"), Value::Nil]),
+            std::env::var("PATH").unwrap_or("nil".into())
+        );
+        for name in ["", "A=B", "A\0B", "ETAMIL_AUTH_TOKEN"] {
+            assert_eq!(show("சூழல்", vec![s(name), s("d")]), "d");
+        }
+        for name in ["வெளியேறு", "veLiyERu", "_exit"] {
+            assert_eq!(show(name, vec![n("3")]), "3");
+        }
+        assert_eq!(show("_exit", vec![n("2.9")]), "2");
+        assert_eq!(show("_exit", vec![n("-2.9")]), "-2");
+        assert_eq!(show("_exit", vec![s(" 7 ")]), "7");
+        assert_eq!(show("_exit", vec![n("2147483647")]), "2147483647");
+        assert_eq!(show("_exit", vec![n("2147483648")]), "1");
+        assert_eq!(show("_exit", vec![n("-2147483649")]), "1");
+        assert!(fails("_exit", vec![s("x")]).contains("as a number"));
+    }
+
+    #[test]
+    fn library_strings() {
+        let sub = |t: &str, a: &str, b: &str| show("துண்டு", vec![s(t), n(a), n(b)]);
+        assert_eq!(sub("வணக்கம் உலகம்", "0", "5"), "வணக்கம்");
+        assert_eq!(sub("abcdef", "2", "3"), "cde");
+        assert_eq!(sub("abc", "1", "10"), "bc");
+        assert_eq!(sub("abc", "5", "2"), "");
+        assert_eq!(sub("abc", "1", "0"), "");
+        assert_eq!(sub("abc", "1", "-3"), "");
+        assert_eq!(sub("abc", "-1", "0"), "");
+        assert_eq!(sub("abc", "0", "1.5"), "ab");
+        assert_eq!(sub("abc", "1.0", "1"), "b");
+        assert_eq!(sub("abc", "0", "79228162514264337593543950335"), "abc");
+        assert!(fails("துண்டு", vec![s("abc"), n("-1"), n("2")])
+            .contains("index -1 out of bounds, length 3"));
+        assert!(fails("துண்டு", vec![s("abc"), n("0.5"), n("2")])
+            .contains("array index must be a whole number"));
+
+        let at = |t: &str, i: &str| show("எழுத்து", vec![s(t), n(i)]);
+        assert_eq!(
+            format!(
+                "{}|{}|{}|",
+                at("கணக்கு", "1"),
+                at("abc", "3"),
+                at("abc", "-1")
+            ),
+            "ண|||"
+        );
+        assert_eq!(at("a\r\nb", "1"), "\r\n");
+        assert!(fails("எழுத்து", vec![s("abc"), n("1.5")])
+            .contains("array index must be a whole number"));
+
+        let find = |t: &str, x: &str| show("தேடு", vec![s(t), s(x)]);
+        assert_eq!(find("வணக்கம் உலகம்", "உலகம்"), "6");
+        assert_eq!(
+            format!(
+                "{} {} {}",
+                find("GSTIN-GSTIN", "IN"),
+                find("abc", "z"),
+                find("abc", "")
+            ),
+            "3 -1 0"
+        );
+        assert_eq!(find("கா", "க"), "-1");
+        assert_eq!(
+            show("கொண்டுள்ளதா", vec![s("33ABCDE1234F1Z5"), s("ABCDE")]),
+            "true"
+        );
+        assert_eq!(show("கொண்டுள்ளதா", vec![s("abc"), s("x")]), "false");
+        assert_eq!(show("கொண்டுள்ளதா", vec![s("கா"), s("ா")]), "false");
+        assert_eq!(
+            show("தொடங்குகிறதா", vec![s("INV-2026-001"), s("INV")]),
+            "true"
+        );
+        assert_eq!(show("முடிகிறதா", vec![s("INV-2026-001"), s("001")]), "true");
+        assert_eq!(show("முடிகிறதா", vec![s("a"), s("abc")]), "false");
+        assert_eq!(show("தொடங்குகிறதா", vec![n("12.5"), n("12")]), "true");
+
+        let trim = |t: &str| show("ஒழுங்கு", vec![s(t)]);
+        assert_eq!(
+            format!(
+                "[{}][{}][{}]",
+                trim("   இடைவெளி சுற்றி   "),
+                trim(""),
+                trim("    ")
+            ),
+            "[இடைவெளி சுற்றி][][]"
+        );
+        assert_eq!(trim("\tதத்தல்\t"), "\tதத்தல்\t");
+
+        assert_eq!(show("திரும்பச்செய்", vec![s("="), n("10")]), "==========");
+        assert_eq!(show("திரும்பச்செய்", vec![s("ab"), n("0")]), "");
+        assert_eq!(show("திரும்பச்செய்", vec![s("ab"), n("-3")]), "");
+        assert_eq!(show("திரும்பச்செய்", vec![s("ab"), n("1.5")]), "abab");
+        assert_eq!(show("திரும்பச்செய்", vec![s(""), n("1000000000000")]), "");
+
+        let pad = |v: Value, w: &str, f: &str| show("இடமிருந்து_நிரப்பு", vec![v, n(w), s(f)]);
+        assert_eq!(pad(n("7"), "3", "0"), "007");
+        assert_eq!(pad(s("12345"), "3", "0"), "12345");
+        assert_eq!(pad(s("5"), "4", "ab"), "abab5");
+        assert_eq!(format!("INV-{}", pad(n("42"), "6", "0")), "INV-000042");
+        assert_eq!(pad(s("க"), "3", "அ"), "அஅக");
+        assert_eq!(pad(s("5"), "2.5", "0"), "005");
+        assert!(fails("இடமிருந்து_நிரப்பு", vec![s("5"), n("4"), s("")])
+            .contains("fill must not be empty"));
+        assert!(
+            fails("இடமிருந்து_நிரப்பு", vec![s("x"), n("3"), s("\u{301}")])
+                .contains("fill does not lengthen")
+        );
+    }
+
+    #[test]
+    fn huge_results_hit_the_memory_limit_before_allocating() {
+        heap::begin_run(0, 64 << 20);
+        for (name, args) in [
+            ("திரும்பச்செய்", vec![s("x"), n("1000000000000")]),
+            (
+                "திரும்பச்செய்",
+                vec![s("xy"), n("79228162514264337593543950335")],
+            ),
+            ("இடமிருந்து_நிரப்பு", vec![s("x"), n("1000000000000"), s("0")]),
+        ] {
+            assert!(
+                fails(name, args).contains("memory limit exceeded (limit is 64MiB)"),
+                "{name}"
+            );
+        }
+        let big = Value::string("x".repeat(1 << 20));
+        let many = arr(vec![big.clone(); 100]);
+        assert!(fails(
+            "மாற்று",
+            vec![big.clone(), s("x"), Value::string("y".repeat(100))]
+        )
+        .contains("memory limit"));
+        assert!(fails("சொல்லாக்கு", vec![many.clone()]).contains("memory limit"));
+        assert!(fails("ஒன்றிணை", vec![many.clone(), s(",")]).contains("memory limit"));
+        assert!(fails("ஜேசான்_ஆக்கு", vec![many.clone()]).contains("memory limit"));
+        assert!(fails("மேல்_எழுத்து", vec![many]).contains("memory limit"));
+        drop(big);
+        heap::begin_run(0, usize::MAX);
+    }
+
+    #[test]
+    fn library_numbers() {
+        let one = |f: &str, x: Value| show(f, vec![x]);
+        let two = |f: &str, a: Value, b: Value| show(f, vec![a, b]);
+        assert_eq!(one("முழுமதிப்பு", n("-350.25")), "350.25");
+        assert_eq!(one("முழுமதிப்பு", n("12")), "12");
+        assert_eq!(two("சிறியது", n("3"), n("7")), "3");
+        assert_eq!(two("பெரியது", n("3"), n("7")), "7");
+        assert_eq!(two("சிறியது", n("2.50"), n("2.5")), "2.5");
+        assert_eq!(two("பெரியது", s("ஆ"), s("அ")), "ஆ");
+        assert_eq!(two("பெரியது", s("10"), n("9")), "10");
+        assert!(fails("சிறியது", vec![Value::Bool(true), n("1")]).contains("cannot compare"));
+        assert_eq!(
+            one("கூட்டு", arr(vec![n("1.10"), n("2.20"), n("3.30")])),
+            "6.6"
+        );
+        assert_eq!(one("கூட்டு", arr(vec![])), "0");
+        assert_eq!(one("கூட்டு", arr(vec![n("1"), s("2")])), "3");
+        assert!(fails("கூட்டு", vec![n("1")]).contains("needs an array"));
+        assert!(fails(
+            "கூட்டு",
+            vec![arr(vec![n("79228162514264337593543950335"), n("1")])]
+        )
+        .contains("number overflow"));
+        assert_eq!(
+            one("சராசரி", arr(vec![n("10"), n("20"), n("45")])),
+            "சரி(25)"
+        );
+        assert_eq!(one("சராசரி", arr(vec![n("1"), n("2")])), "சரி(1.5)");
+        assert_eq!(
+            one("தவறா", call("சராசரி", vec![arr(vec![])]).unwrap()),
+            "true"
+        );
+        let nums = arr(vec![n("5"), n("-3"), n("9")]);
+        assert_eq!(one("மிகச்சிறியது", nums.clone()), "சரி(-3)");
+        assert_eq!(one("மிகப்பெரியது", nums), "சரி(9)");
+        assert_eq!(
+            one("தவறா", call("மிகப்பெரியது", vec![arr(vec![])]).unwrap()),
+            "true"
+        );
+        assert_eq!(
+            one("மிகச்சிறியது", arr(vec![s("b"), s("a"), s("c")])),
+            "சரி(a)"
+        );
+        assert_eq!(two("சதவீதம்", n("1999"), n("18")), "359.82");
+        assert_eq!(two("சதவீதம்", n("100"), n("12.5")), "12.5");
+        assert_eq!(two("சதவீதம்", n("333.33"), n("3")), "10");
+        assert_eq!(one("முழு_எண்ணா", n("4.0")), "true");
+        assert_eq!(one("முழு_எண்ணா", n("4.5")), "false");
+        assert_eq!(one("முழு_எண்ணா", n("-3")), "true");
+        let rem = |a: &str, b: &str| show("மீதி", vec![n(a), n(b)]);
+        assert_eq!(
+            [
+                rem("10", "3"),
+                rem("-7", "3"),
+                rem("7", "-3"),
+                rem("7.5", "2"),
+                rem("5", "0")
+            ]
+            .join(" "),
+            "1 2 -2 1.5 0"
+        );
+    }
+
+    #[test]
+    fn library_arrays_and_records() {
+        let states = arr(vec![s("தமிழ்நாடு"), s("கேரளா"), s("கர்நாடகா")]);
+        assert_eq!(show("உள்ளதா", vec![states.clone(), s("கேரளா")]), "true");
+        assert_eq!(show("உள்ளதா", vec![states.clone(), s("ஆந்திரா")]), "false");
+        assert_eq!(show("உள்ளதா", vec![arr(vec![n("5")]), s("5")]), "true");
+        assert_eq!(show("இடம்_காண்", vec![states.clone(), s("கர்நாடகா")]), "2");
+        assert_eq!(show("இடம்_காண்", vec![states.clone(), s("கோவா")]), "-1");
+        assert_eq!(show("இடம்_காண்", vec![arr(vec![]), n("1")]), "-1");
+        assert_eq!(
+            show("தலைகீழ்", vec![states.clone()]),
+            "[கர்நாடகா, கேரளா, தமிழ்நாடு]"
+        );
+        assert_eq!(states.render(), "[தமிழ்நாடு, கேரளா, கர்நாடகா]");
+        let five = arr(["1", "2", "3", "4", "5"].iter().map(|x| n(x)).collect());
+        let two = arr(vec![n("1"), n("2")]);
+        assert_eq!(show("வெட்டு", vec![five, n("1"), n("3")]), "[2, 3, 4]");
+        assert_eq!(show("வெட்டு", vec![two.clone(), n("1"), n("5")]), "[2]");
+        assert_eq!(show("வெட்டு", vec![two.clone(), n("3"), n("1")]), "[]");
+        assert_eq!(show("வெட்டு", vec![two.clone(), n("0"), n("1")]), "[1]");
+        assert!(fails("வெட்டு", vec![two.clone(), n("-1"), n("1")])
+            .contains("index -1 out of bounds, length 2"));
+        assert!(fails("வெட்டு", vec![two, n("0.5"), n("1")])
+            .contains("array index must be a whole number"));
+        assert_eq!(show("காலியா", vec![arr(vec![])]), "true");
+        assert_eq!(show("காலியா", vec![arr(vec![n("0")])]), "false");
+        assert_eq!(show("காலியா", vec![s("")]), "true");
+        assert_eq!(show("காலியா", vec![Value::Record(Record::empty())]), "true");
+        assert!(fails("காலியா", vec![n("0")]).contains("length needs an array, record or string"));
+        let rows = arr(vec![
+            rec(&[("பெயர்", s("அ")), ("தொகை", n("10"))]),
+            rec(&[("பெயர்", s("ஆ")), ("தொகை", n("20.50"))]),
+        ]);
+        assert_eq!(
+            show("புலம்_எடு", vec![rows.clone(), s("தொகை")]),
+            "[10, 20.5]"
+        );
+        assert!(fails("புலம்_எடு", vec![rows, s("x")]).contains("no field 'x' on this record"));
+        let person = rec(&[("பெயர்", s("ரவி")), ("நகரம்", s("சேலம்")), ("வயது", n("30"))]);
+        assert_eq!(show("புலம்_உள்ளதா", vec![person.clone(), s("நகரம்")]), "true");
+        assert_eq!(show("புலம்_உள்ளதா", vec![person.clone(), s("அஞ்சல்")]), "false");
+        assert_eq!(
+            show("புலம்_அல்லது", vec![person.clone(), s("அஞ்சல்"), s("636001")]),
+            "636001"
+        );
+        assert_eq!(
+            show("புலம்_அல்லது", vec![person.clone(), s("வயது"), n("0")]),
+            "30"
+        );
+        assert_eq!(
+            show("புலம்_அல்லது", vec![rec(&[("7", n("1"))]), n("7"), n("0")]),
+            "1"
+        );
+        assert_eq!(show("புலங்கள்", vec![person.clone()]), "[நகரம், பெயர், வயது]");
+        assert_eq!(show("மதிப்பீடுகள்", vec![person.clone()]), "[சேலம், ரவி, 30]");
+        assert_eq!(
+            show("காலியா_பதிவேடு", vec![Value::Record(Record::empty())]),
+            "true"
+        );
+        assert_eq!(show("காலியா_பதிவேடு", vec![person]), "false");
+        assert!(fails("புலங்கள்", vec![arr(vec![])]).contains("needs a record"));
+        assert!(fails("உள்ளதா", vec![s("abc"), s("a")]).contains("needs an array"));
+    }
+
+    #[test]
+    fn json_builtins() {
+        let invoice = rec(&[
+            ("குறி", s("INV-7")),
+            ("தொகை", n("2360.00")),
+            ("வரிகள்", rec(&[("cgst", n("180")), ("sgst", n("180"))])),
+            (
+                "வரிசைகள்",
+                arr(vec![rec(&[("பொருள்_பெயர்", s("பேனா")), ("அளவு", n("10"))])]),
+            ),
+        ]);
+        assert_eq!(
+            show("ஜேசான்_ஆக்கு", vec![invoice.clone()]),
+            r#"{"குறி":"INV-7","தொகை":2360,"வரிகள்":{"cgst":180,"sgst":180},"வரிசைகள்":[{"அளவு":10,"பொருள்_பெயர்":"பேனா"}]}"#
+        );
+        assert_eq!(show("ஜேசான்_ஆக்கு", vec![ok(n("1"))]), "null");
+        let decoded = call(
+            "ஜேசான்_படி",
+            vec![call("ஜேசான்_ஆக்கு", vec![invoice.clone()]).unwrap()],
+        )
+        .unwrap();
+        assert!(decoded.equals(&ok(invoice)));
+        assert_eq!(show("ஜேசான்_படி", vec![s("  42  ")]), "சரி(42)");
+        assert_eq!(show("ஜேசான்_படி", vec![n("42")]), "சரி(42)");
+        for bad in ["[1, 2,]", "", "01", "+1", "1.", ".5", "[1] x", "1e-29"] {
+            assert_eq!(
+                show("தவறா", vec![call("ஜேசான்_படி", vec![s(bad)]).unwrap()]),
+                "true",
+                "{bad}"
+            );
+        }
+        let deep = Value::string("[".repeat(100_000));
+        assert_eq!(
+            show("தவறா", vec![call("ஜேசான்_படி", vec![deep]).unwrap()]),
+            "true"
+        );
+    }
+
+    #[test]
+    fn money() {
+        let money = |x: &str| show("காசு_வடிவம்", vec![n(x)]);
+        assert_eq!(money("12345678.5"), "1,23,45,678.50");
+        assert_eq!(money("-1234.567"), "-1,234.57");
+        assert_eq!(money("0.5"), "0.50");
+        assert_eq!(money("999"), "999.00");
+        assert_eq!(money("1.005"), "1.01");
+        assert_eq!(money("987654321012.34"), "9,87,65,43,21,012.34");
+        assert_eq!(money("-0.004"), "0.00");
+        assert_eq!(money("0.004"), "0.00");
+        assert_eq!(money("0"), "0.00");
+        assert_eq!(money("1000"), "1,000.00");
+        assert_eq!(money("100000"), "1,00,000.00");
+        assert_eq!(money("-0.005"), "-0.01");
+        assert_eq!(
+            money("79228162514264337593543950335"),
+            "79,22,81,62,51,42,64,33,75,93,54,39,50,335.00"
+        );
+        assert_eq!(show("காசு_வடிவம்", vec![s("546")]), "546.00");
+        let rupees = |x: &str| show("ரூபாய்", vec![n(x)]);
+        assert_eq!(rupees("12345678.5"), "₹1,23,45,678.50");
+        assert_eq!(rupees("100000"), "₹1,00,000.00");
+        assert_eq!(rupees("0"), "₹0.00");
+        assert_eq!(rupees("99.999"), "₹100.00");
+        assert_eq!(rupees("-1234.567"), "₹-1,234.57");
+        assert_eq!(show("காசாக", vec![n("2.345")]), "2.35");
+        assert_eq!(show("காசாக", vec![n("10")]), "10");
+        assert_eq!(show("லட்சம்", vec![n("250000")]), "2.5");
+        assert_eq!(show("கோடி", vec![n("123456789")]), "12.35");
+        assert!(fails("ரூபாய்", vec![s("abc")]).contains("as a number"));
+    }
 }

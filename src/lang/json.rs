@@ -195,7 +195,7 @@ impl Parser<'_> {
                 Some(_) => return self.fail("unexpected character"),
             };
             count += 1;
-            if count % BUDGET_CHECK_EVERY == 0 && heap::exceeded() {
+            if count.is_multiple_of(BUDGET_CHECK_EVERY) && heap::exceeded() {
                 return self.fail("memory limit exceeded");
             }
             // Hand the value to the innermost container; close containers that end here.
