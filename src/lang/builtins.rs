@@ -322,6 +322,20 @@ fn render_into_capped(v: &Value, out: &mut String, cap: usize) -> bool {
     out.len() <= cap
 }
 
+/// A whole decimal as i64, saturating; a negative zero (trunc(-0.5)) is 0, which `to_i64`
+/// would refuse.
+fn whole_i64(d: Decimal) -> i64 {
+    if d.is_zero() {
+        0
+    } else {
+        d.to_i64().unwrap_or(if d.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
+    }
+}
+
 /// Converts a decimal count to `usize`, saturating (callers compare it with sizes they hold).
 fn to_count(d: Decimal) -> usize {
     if d.is_sign_negative() {
@@ -399,8 +413,8 @@ fn unwrap(args: &mut [Value]) -> RtResult<Value> {
     match &args[0] {
         Value::Result(r) if r.is_ok() => Ok(r.value().clone()),
         Value::Result(r) => {
-            let e = render_capped(r.value(), 4096).unwrap_or_default();
-            let e = truncate_for_message(&e);
+            let full = render_capped(r.value(), 4096).unwrap_or_else(|_| "…".to_owned());
+            let e = truncate_for_message(&full);
             Err(err(
                 format!("பிழையின் மதிப்பை எடுக்க முடியாது: {e}"),
                 format!("unwrap on an error: {e}"),
@@ -677,11 +691,7 @@ fn add_days(args: &mut [Value]) -> RtResult<Value> {
     let d = parse_date(&args[0])?;
     let n = num(&args[1])?.trunc();
     // Any n beyond the calendar's span lands outside 0..=9999 anyway; clamp before adding.
-    let n = n.to_i64().unwrap_or(if n.is_sign_negative() {
-        i64::MIN
-    } else {
-        i64::MAX
-    });
+    let n = whole_i64(n);
     let n = n.clamp(-10_000_000, 10_000_000);
     format_date(d + n)
 }
@@ -703,7 +713,7 @@ fn env(args: &mut [Value]) -> RtResult<Value> {
 
 /// The status `வெளியேறு(status)` exits with: truncated toward zero, 1 outside the i32 range.
 fn exit_status(args: &mut [Value]) -> RtResult<Value> {
-    let status = num(&args[0])?.trunc().to_i32().unwrap_or(1);
+    let status = i32::try_from(whole_i64(num(&args[0])?.trunc())).unwrap_or(1);
     Ok(Value::int(i64::from(status)))
 }
 
@@ -726,10 +736,7 @@ fn letter(args: &mut [Value]) -> RtResult<Value> {
         return Ok(Value::str(""));
     }
     let i = whole(i)?;
-    let found = i
-        .to_usize()
-        .and_then(|i| text::letter_at(&t, i))
-        .unwrap_or("");
+    let found = text::letter_at(&t, to_count(i)).unwrap_or("");
     Ok(Value::str(found))
 }
 
@@ -1552,6 +1559,8 @@ mod tests {
         assert_eq!(add("_addDays", "2026-03-15", "45"), "2026-04-29");
         assert_eq!(add("_addDays", "2026-03-15", "1.9"), "2026-03-16");
         assert_eq!(add("_addDays", "2026-03-15", "-1.9"), "2026-03-14");
+        assert_eq!(add("_addDays", "2026-03-15", "-0.5"), "2026-03-15");
+        assert_eq!(add("_addDays", "2026-03-15", "-0"), "2026-03-15");
         assert_eq!(add("_addDays", "1900-02-28", "1"), "1900-03-01");
         assert_eq!(add("_addDays", "2000-02-28", "1"), "2000-02-29");
         assert_eq!(add("_addDays", " 2026-03-15 ", "0"), "2026-03-15");
@@ -1638,6 +1647,8 @@ mod tests {
             assert_eq!(show(name, vec![n("3")]), "3");
         }
         assert_eq!(show("_exit", vec![n("2.9")]), "2");
+        assert_eq!(show("_exit", vec![n("-0.5")]), "0");
+        assert_eq!(show("_exit", vec![n("-0")]), "0");
         assert_eq!(show("_exit", vec![n("-2.9")]), "-2");
         assert_eq!(show("_exit", vec![s(" 7 ")]), "7");
         assert_eq!(show("_exit", vec![n("2147483647")]), "2147483647");
@@ -1675,6 +1686,8 @@ mod tests {
             "ண|||"
         );
         assert_eq!(at("a\r\nb", "1"), "\r\n");
+        assert_eq!(at("abc", "-0"), "a");
+        assert_eq!(at("abc", "100000000000000000000000"), "");
         assert!(fails("எழுத்து", vec![s("abc"), n("1.5")])
             .contains("array index must be a whole number"));
 
