@@ -41,6 +41,7 @@ pub enum Effect {
 }
 
 /// One builtin function.
+#[derive(Debug)]
 pub struct Builtin {
     /// The canonical Tamil name, for messages.
     pub name: &'static str,
@@ -367,11 +368,8 @@ fn append(args: &mut [Value]) -> RtResult<Value> {
     let v = take(args, 1);
     match take(args, 0) {
         Value::Array(mut a) => {
-            heap::reserve(
-                a.len()
-                    .saturating_add(1)
-                    .saturating_mul(std::mem::size_of::<Value>()),
-            )?;
+            // Pushing onto storage the caller no longer shares needs no copy; the array's own
+            // accounting charges any growth, which the VM checks after the call.
             a.push(v)?;
             Ok(Value::Array(a))
         }
