@@ -870,7 +870,7 @@ mod tests {
                 (2, 5, "unrecognized input '#'"),
                 (3, 5, "unrecognized input '!'"),
                 (3, 7, "unrecognized input '''"),
-                (3, 9, "unrecognized input ''"),
+                (3, 9, "unrecognized input '''"),
                 (3, 11, "unrecognized input '|'"),
             ]
         );
