@@ -280,19 +280,28 @@ impl<'a> Parser<'a> {
             .peek()
             .map(|t| quote_source(self.text(t)))
             .unwrap_or_default();
+        let outside = matches!(self.peek_kind(), Some(TokenKind::Kw(Kw::Outside(_))));
+        let (reserved_ta, reserved_en) = if outside {
+            (
+                "eTamil core-க்கு வெளியே உள்ள வசதிக்கான ஒதுக்கப்பட்ட சொல்",
+                "a word reserved for a feature outside eTamil core",
+            )
+        } else {
+            ("ஒதுக்கப்பட்ட சொல்", "a reserved word")
+        };
         let (tamil, english) = if quotable {
             (
                 format!(
-                    "; '{word}' ஒதுக்கப்பட்ட சொல்: அதை மேற்கோள் குறிகளுக்குள் (\"{word}\") எழுதுங்கள் அல்லது வேறு பெயரைத் தேர்ந்தெடுங்கள்"
+                    "; '{word}' {reserved_ta}: அதை மேற்கோள் குறிகளுக்குள் (\"{word}\") எழுதுங்கள் அல்லது வேறு பெயரைத் தேர்ந்தெடுங்கள்"
                 ),
                 format!(
-                    "; '{word}' is a reserved word: write it as a string (\"{word}\") or choose another name"
+                    "; '{word}' is {reserved_en}: write it as a string (\"{word}\") or choose another name"
                 ),
             )
         } else {
             (
-                format!("; '{word}' ஒதுக்கப்பட்ட சொல்: வேறு பெயரைத் தேர்ந்தெடுங்கள்"),
-                format!("; '{word}' is a reserved word: choose another name"),
+                format!("; '{word}' {reserved_ta}: வேறு பெயரைத் தேர்ந்தெடுங்கள்"),
+                format!("; '{word}' is {reserved_en}: choose another name"),
             )
         };
         self.unexpected_with(what, &tamil, &english)
@@ -1522,7 +1531,7 @@ mod tests {
         // 069
         let (line, col, msg) = error("தொகை = 1;\nஉள் = 5;");
         assert_eq!((line, col), (2, 1));
-        assert!(msg.contains("reserved word"), "{msg}");
+        assert!(msg.contains("reserved"), "{msg}");
         let (line, col, msg) = error("x = {எண்: 1};");
         assert_eq!((line, col), (1, 6));
         assert!(
@@ -1542,7 +1551,7 @@ mod tests {
             let (line, col, msg) = error(src);
             assert_eq!((line, col), at, "{src}");
             assert!(msg.starts_with(&format!("expected {what}")), "{src}: {msg}");
-            assert!(msg.contains("reserved word"), "{src}: {msg}");
+            assert!(msg.contains("reserved"), "{src}: {msg}");
         }
         let (line, col, msg) = error("x = 1;\nகோப்பு_திற \"a.txt\";");
         assert_eq!((line, col), (2, 1));
