@@ -22,7 +22,7 @@ pub fn check(program: &Program) -> Vec<CompileError> {
     let mut checker = Checker {
         files: &program.files,
         errors: Vec::new(),
-        routes: Vec::new(),
+        routes: HashMap::new(),
     };
     let mut declared = HashMap::new();
     checker.walk(&program.stmts, &mut declared);
@@ -35,8 +35,8 @@ type Declared = HashMap<Arc<str>, TypeKw>;
 struct Checker<'a> {
     files: &'a [Arc<str>],
     errors: Vec<CompileError>,
-    /// Routes seen so far: method, pattern with parameter names erased, where.
-    routes: Vec<(String, Vec<Option<String>>, Span)>,
+    /// Routes seen so far: (method, pattern with parameter names erased) → where.
+    routes: HashMap<(String, Vec<Option<String>>), Span>,
 }
 
 impl Checker<'_> {
@@ -171,11 +171,8 @@ impl Checker<'_> {
                 Segment::Param(_) => None,
             })
             .collect();
-        let first = self
-            .routes
-            .iter()
-            .find(|(m, p, _)| m == method && *p == pattern)
-            .map(|(_, _, at)| *at);
+        let key = (method.clone(), pattern);
+        let first = self.routes.get(&key).copied();
         match first {
             Some(first) => {
                 let (l, c) = (first.pos.line, first.pos.col);
@@ -187,7 +184,9 @@ impl Checker<'_> {
                     ),
                 );
             }
-            None => self.routes.push((method.clone(), pattern, span)),
+            None => {
+                self.routes.insert(key, span);
+            }
         }
     }
 }

@@ -1169,11 +1169,12 @@ impl<'a> Parser<'a> {
     fn record(&mut self) -> PResult<()> {
         let open = self.expect(&TokenKind::LBrace, VALUE)?;
         self.enter(open.pos)?;
+        let mut seen = HashSet::new();
         let mut count = 0;
         if !self.eat(&TokenKind::RBrace) {
             loop {
                 self.name_or_string(FIELD)?;
-                self.check_duplicate_field(count);
+                self.check_duplicate_field(&mut seen);
                 self.expect(&TokenKind::Colon, COLON)?;
                 self.expression()?;
                 count += 1;
@@ -1188,17 +1189,14 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Reports the field just read if one of the `before` fields of its record has the
-    /// same name (5.1: the error is at the repetition).
+    /// Reports the field just read if its record already has a field of that name (5.1: the
+    /// error is at the repetition).
     #[inline(never)]
-    fn check_duplicate_field(&mut self, before: usize) {
-        let Some((field, earlier)) = self.names.split_last() else {
+    fn check_duplicate_field(&mut self, seen: &mut HashSet<Arc<str>>) {
+        let Some(field) = self.names.last() else {
             return;
         };
-        let earlier = earlier
-            .get(earlier.len().saturating_sub(before)..)
-            .unwrap_or_default();
-        if earlier.iter().any(|f| f.name == field.name) {
+        if !seen.insert(field.name.clone()) {
             let error = CompileError::new(
                 field.span.pos,
                 format!("'{}' என்ற புலம் இரண்டாம் முறை எழுதப்பட்டுள்ளது", field.name),
