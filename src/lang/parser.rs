@@ -450,7 +450,8 @@ impl<'a> Parser<'a> {
 
     /// A statement that starts with a word reserved for a feature outside eTamil core.
     fn outside_statement(&mut self) -> Stop {
-        if self.names_follow() {
+        // `உள் = 5;` uses the word as a variable; `கோப்பு_திற("x");` uses the feature.
+        if self.names_follow() && self.peek_kind_at(1) != Some(&TokenKind::LParen) {
             return self.reserved_as_name(STATEMENT, false);
         }
         let Some(token) = self.peek() else {
@@ -1556,6 +1557,8 @@ mod tests {
         assert_eq!(msg, "'கோப்பு_திற' is not part of eTamil core");
         let (_, _, msg) = error("_dbQuery \"x\";");
         assert_eq!(msg, "'_dbQuery' is not part of eTamil core");
+        let (_, _, msg) = error("கோப்பு_திற(\"x\");");
+        assert_eq!(msg, "'கோப்பு_திற' is not part of eTamil core");
         // Longer words that merely start with a reserved word are names.
         stmts("வரிசை_எண் = 1; உள்ளே = 2; இடைவெளிகள் = 3; வரி = 4; நிலை = 5; மாறி = 6;");
     }
