@@ -4,7 +4,11 @@ use super::error::RuntimeError;
 use super::{Budget, Outcome, Output, RequestInput};
 
 /// Runs the top-level statements (run mode): routes inert, request variables unbound.
-pub fn run_main(_program: &Program, _out: &mut dyn Output, _budget: &Budget) -> Result<Outcome, RuntimeError> {
+pub fn run_main(
+    _program: &Program,
+    _out: &mut dyn Output,
+    _budget: &Budget,
+) -> Result<Outcome, RuntimeError> {
     Err(RuntimeError::new("", "VM not built yet"))
 }
 
