@@ -1100,7 +1100,13 @@ mod tests {
                 wire.push(alphabet[(seed % alphabet.len() as u64) as usize]);
             }
             let mut h = Harness::new(Limits::default());
-            let _ = drive(&mut h, &wire, (seed % 7 + 1) as usize, seed.is_multiple_of(2), &ok);
+            let _ = drive(
+                &mut h,
+                &wire,
+                (seed % 7 + 1) as usize,
+                seed.is_multiple_of(2),
+                &ok,
+            );
         }
     }
 }
