@@ -355,3 +355,132 @@ impl Reactor {
         self.conns.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The real loop on a real socket, with an app whose routes have no compiled handlers:
+    //! every routed request reaches a worker and comes back as a 500, which exercises the
+    //! whole hand-off without depending on the front end.
+    use super::*;
+    use crate::lang::ast::Segment;
+    use crate::lang::chunk::RouteInfo;
+    use crate::lang::Program;
+    use crate::server::router::Router;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    fn start(limits: Limits) -> SocketAddr {
+        let routes = [RouteInfo {
+            method: "GET".into(),
+            path: "/x/:id".into(),
+            segments: vec![Segment::Literal("x".into()), Segment::Param("id".into())],
+            file: Arc::from("t.qmz"),
+            line: 1,
+        }];
+        let app = App {
+            program: Program::default(),
+            router: Router::new(&routes),
+            origin: "t".into(),
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let settings = Settings {
+            workers: 2,
+            access_log: false,
+        };
+        let mut reactor = Reactor::new(listener, Arc::new(app), limits, &settings).unwrap();
+        std::thread::spawn(move || reactor.run());
+        addr
+    }
+
+    /// Reads until `n` complete responses (each ends with its Content-Length body) arrived.
+    fn read_responses(s: &mut TcpStream, n: usize) -> String {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut all = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            let text = String::from_utf8_lossy(&all).into_owned();
+            if count_complete(&text) >= n {
+                return text;
+            }
+            let got = s.read(&mut buf).unwrap();
+            assert!(got > 0, "closed early after {text:?}");
+            all.extend_from_slice(&buf[..got]);
+        }
+    }
+
+    fn count_complete(text: &str) -> usize {
+        let mut rest = text;
+        let mut n = 0;
+        while let Some(end) = rest.find("\r\n\r\n") {
+            let head = &rest[..end];
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if rest.len() < end + 4 + len {
+                break;
+            }
+            rest = &rest[end + 4 + len..];
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn health_routes_and_worker_errors() {
+        let addr = start(Limits::default());
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\nGET /x/1 HTTP/1.1\r\nHost: a\r\n\r\nGET /nope HTTP/1.1\r\nHost: a\r\n\r\nGET /x/2 HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let text = read_responses(&mut s, 4);
+        let statuses: Vec<&str> = text
+            .match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &text[i + 9..i + 12])
+            .collect();
+        assert_eq!(statuses, ["200", "500", "404", "500"], "{text}");
+        assert!(text.contains("no route number 0"), "{text}");
+    }
+
+    #[test]
+    fn many_connections_through_the_pool() {
+        let addr = start(Limits::default());
+        let mut conns: Vec<TcpStream> = (0..300)
+            .map(|_| TcpStream::connect(addr).unwrap())
+            .collect();
+        for (i, c) in conns.iter_mut().enumerate() {
+            c.write_all(
+                format!(
+                    "GET /x/{i} HTTP/1.1\r\nHost: a\r\n\r\nGET /health HTTP/1.1\r\nHost: a\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        }
+        for c in conns.iter_mut() {
+            let text = read_responses(c, 2);
+            assert!(
+                text.starts_with("HTTP/1.1 500 ") && text.contains("HTTP/1.1 200 OK"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn at_max_connections_accepting_pauses_and_resumes() {
+        let addr = start(Limits {
+            max_connections: 2,
+            ..Limits::default()
+        });
+        let a = TcpStream::connect(addr).unwrap();
+        let b = TcpStream::connect(addr).unwrap();
+        // The third waits in the backlog until one of the first two closes.
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        drop(a);
+        drop(b);
+        let text = read_responses(&mut c, 1);
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    }
+}
