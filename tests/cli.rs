@@ -146,7 +146,7 @@ fn routes_lists_method_pattern_and_place() {
     let fields: Vec<&str> = first.split('\t').collect();
     assert_eq!(fields.len(), 3, "{first}");
     assert_eq!((fields[0], fields[1]), ("GET", "/"));
-    assert!(fields[2].ends_with("test_app.qmz:4"), "{first}");
+    assert!(fields[2].ends_with("test_app.qmz:5"), "{first}");
     assert!(out.contains("DELETE\t/item/:id\t"), "{out}");
 }
 
