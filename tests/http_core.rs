@@ -52,6 +52,23 @@ fn ten_pipelined_requests_in_one_write() {
 }
 
 #[test]
+fn six_hundred_pipelined_server_answers() {
+    // More requests the reactor answers itself than fit one input buffer, in one write.
+    let s = test_app();
+    let mut c = s.client();
+    let mut wire = Vec::new();
+    for _ in 0..600 {
+        wire.extend(get("/health"));
+    }
+    wire.extend(get("/gst/1000"));
+    c.send(&wire);
+    for i in 0..600 {
+        assert_eq!(c.response().status, 200, "answer {i}");
+    }
+    assert_eq!(c.response().text(), r#"{"gst":180}"#);
+}
+
+#[test]
 fn request_in_one_byte_writes() {
     let s = test_app();
     let mut c = s.client();
