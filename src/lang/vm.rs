@@ -333,11 +333,11 @@ impl<'p, 'o> Vm<'p, 'o> {
                 }
                 Op::ArithGlobalK(arith, g, k) => {
                     let k = &self.program.consts[k as usize];
-                    if let (Some(Value::Num(x)), Value::Num(y)) = (&self.globals[g as usize], k) {
-                        let r = tri!(self, chunk, ip, number_op(arith, *x, *y));
+                    if let (Some(Some(Value::Num(x))), Value::Num(y)) = (self.globals.get_mut(g as usize), k) {
                         // Overwrite the number in place: no drop of the old value needed.
-                        if let Some(Value::Num(slot)) = &mut self.globals[g as usize] {
-                            *slot = r;
+                        match number_fast(arith, *x, *y) {
+                            Some(r) => *x = r,
+                            None => return Err(self.locate(number_error(arith, *y), chunk, ip - 1)),
                         }
                     } else {
                         let a = tri!(self, chunk, ip, self.global(g));
@@ -679,16 +679,20 @@ fn arithmetic(op: Arith, a: &Value, b: &Value) -> RtResult<Decimal> {
 
 #[inline]
 fn number_op(op: Arith, x: Decimal, y: Decimal) -> RtResult<Decimal> {
-    let r = match op {
+    match number_fast(op, x, y) {
+        Some(r) => Ok(r),
+        None => Err(number_error(op, y)),
+    }
+}
+
+/// The operation, or None for an overflow or a zero divisor (`number_error` tells which).
+#[inline(always)]
+fn number_fast(op: Arith, x: Decimal, y: Decimal) -> Option<Decimal> {
+    match op {
         Arith::Add => num::add(x, y),
         Arith::Sub => num::sub(x, y),
         Arith::Mul => num::mul(x, y),
-        // checked_div answers None for a zero divisor too; number_error tells them apart.
         Arith::Div => x.checked_div(y),
-    };
-    match r {
-        Some(r) => Ok(r),
-        None => Err(number_error(op, y)),
     }
 }
 
