@@ -579,7 +579,10 @@ impl<'p, 'o> Vm<'p, 'o> {
                     let v = self.pop();
                     match &v {
                         Value::Str(s) => self.out.print(s.as_str()),
-                        other => self.out.print(&other.render()),
+                        other => {
+                            let text = tri!(self, chunk, ip, other.render_within_budget());
+                            self.out.print(&text);
+                        }
                     }
                 }
                 Op::Respond(has_headers) => {
@@ -723,14 +726,21 @@ fn compare(cmp: Cmp, a: &Value, b: &Value) -> RtResult<bool> {
     })
 }
 
+/// `&`: both renderings joined, refused before allocating past the memory budget.
 fn concat(a: &Value, b: &Value) -> RtResult<Value> {
-    let mut s = a.render();
-    match b {
+    let mut s = match a {
         Value::Str(t) => {
-            heap::reserve(s.len() + t.as_str().len())?;
-            s.push_str(t.as_str());
+            let extra = match b {
+                Value::Str(u) => u.as_str().len(),
+                _ => 0,
+            };
+            heap::reserve(t.as_str().len() + extra)?;
+            String::from(t.as_str())
         }
-        other => other.render_into(&mut s),
+        other => other.render_within_budget()?,
+    };
+    if !b.render_into_capped(&mut s, heap::headroom()) {
+        return Err(heap::memory_error());
     }
     Ok(Value::string(s))
 }
