@@ -16,12 +16,14 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::hist::Histogram;
@@ -35,6 +37,8 @@ const READ_BUF_BYTES: usize = 8 * 1024;
 const TIMEOUT_SCAN: Duration = Duration::from_millis(50);
 /// Delay before reconnecting after a failed connect, so a dead server is not hammered.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(20);
+/// The open loop's timer; connection tokens are indexes below it.
+const TIMER: Token = Token(usize::MAX - 1);
 /// Distinct error messages kept for the report.
 const MAX_ERROR_SAMPLES: usize = 5;
 
@@ -324,6 +328,9 @@ struct Worker<'a> {
     sending: bool,
     phase: Phase,
     hold: HoldReport,
+    /// Open loop: wakes the poll when the next request is due, and when it is armed for.
+    timer: Option<sys::Timer>,
+    timer_at: u64,
 }
 
 fn ns(d: Duration) -> u64 {
@@ -350,9 +357,24 @@ impl<'a> Worker<'a> {
             })
             .collect();
         let interval_ns = cfg.rate.map_or(0.0, |r| 1e9 / r.max(1e-9));
+        let poll = Poll::new()?;
+        let timer = match cfg.rate {
+            Some(_) => {
+                let t = sys::Timer::new()?;
+                poll.registry().register(
+                    &mut SourceFd(&t.as_raw_fd()),
+                    TIMER,
+                    Interest::READABLE,
+                )?;
+                Some(t)
+            }
+            None => None,
+        };
         Ok(Worker {
             cfg,
-            poll: Poll::new()?,
+            poll,
+            timer,
+            timer_at: u64::MAX,
             conns,
             batch: req.repeat(depth),
             req_len: req.len(),
@@ -420,6 +442,13 @@ impl<'a> Worker<'a> {
             }
             let now = self.now();
             for ev in events.iter() {
+                if ev.token() == TIMER {
+                    if let Some(t) = &self.timer {
+                        t.clear();
+                    }
+                    self.timer_at = u64::MAX;
+                    continue;
+                }
                 let i = ev.token().0;
                 if i >= self.conns.len() {
                     continue;
@@ -481,10 +510,20 @@ impl<'a> Worker<'a> {
         !self.budget_left() && self.inflight_total == 0 && self.backlog.is_empty() && all_generated
     }
 
-    fn poll_timeout(&self, now: u64, limit: u64) -> Duration {
+    fn poll_timeout(&mut self, now: u64, limit: u64) -> Duration {
         let mut until = limit;
         if self.cfg.rate.is_some() && self.sending && self.backlog.is_empty() {
-            until = until.min(self.next_intended());
+            let due = self.next_intended();
+            if due != self.timer_at {
+                if let Some(t) = &self.timer {
+                    if t.arm(Duration::from_nanos(due.saturating_sub(now))).is_ok() {
+                        self.timer_at = due;
+                    }
+                }
+            }
+            if self.timer_at != due {
+                until = until.min(due); // no timer: fall back to the poll's own timeout
+            }
         }
         if self.connecting < self.cfg.max_connecting.max(1) {
             if let Some(&i) = self.to_connect.front() {

@@ -124,8 +124,17 @@ fn parse_args(argv: Vec<String>) -> Result<Option<Args>, String> {
     let mut duration_set = false;
     let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
+        // --flag=value, and wrk's -c100 for the short flags that take a value
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ if arg.len() > 2
+                && arg.is_char_boundary(2)
+                && !arg.starts_with("--")
+                && arg.starts_with('-')
+                && "ctdnpmHbR".contains(&arg[1..2]) =>
+            {
+                (arg[..2].to_string(), Some(arg[2..].to_string()))
+            }
             _ => (arg.clone(), None),
         };
         let mut val = || -> Result<String, String> {
