@@ -17,6 +17,7 @@ SOAK_SECONDS ?= 1800
 FLAME_SECONDS ?= 10
 FLAME_CONNS  ?= 100
 RESULTS      := bench/results
+export PATH  := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all build test bench load-test soak flamegraph fmt lint clean-results
 

@@ -16,6 +16,8 @@
 #      ROUTE (/gst/1000)  SHARED ($(dirname $0)/../shared)  RESULTS (bench/results)
 #      SOAK_CONNS (100)  SOAK_RATE (20000 req/s open loop; 0 = closed loop, flat out)
 #      C10K_CONNS (10000)  C10K_HOLD (10s)  SERVER (target/release/etamil-mio)
+#      SERVER_FLAGS (extra server flags, e.g. "--workers 2")
+#      SERVER_CPUS, LOADGEN_CPUS (pinned runs: taskset -c LIST for the server / the generator)
 # Load goes to 127.0.0.1 only; every run is bounded; the script kills only what it started.
 set -euo pipefail
 
@@ -107,12 +109,19 @@ fi
 SERVER_HELP=$("$SERVER" --help 2>&1 || true)
 has_flag() { grep -q -- "$1" <<<"$SERVER_HELP"; }
 BASE_FLAGS=(--port "$PORT")
+# shellcheck disable=SC2206
+[ -n "${SERVER_FLAGS:-}" ] && BASE_FLAGS+=($SERVER_FLAGS)
+PIN_SERVER=()
+PIN_LOADGEN=()
+[ -n "${SERVER_CPUS:-}" ] && PIN_SERVER=(taskset -c "$SERVER_CPUS")
+[ -n "${LOADGEN_CPUS:-}" ] && PIN_LOADGEN=(taskset -c "$LOADGEN_CPUS")
 LOG_OFF=()
 has_flag --access-log && LOG_OFF=(--access-log off)
 
 start_server() { # extra flags...; stderr to $RESULTS/server-*.log
   if port_busy "$PORT"; then echo "port $PORT is busy: not ours to stop" >&2; exit 1; fi
-  "$SERVER" "${BASE_FLAGS[@]}" "$@" >"$RESULTS/server-$STAMP.out" 2>>"${SERVER_STDERR:-$RESULTS/server-$STAMP.log}" &
+  # taskset execs the server, so $! is the server's own PID.
+  "${PIN_SERVER[@]}" "$SERVER" "${BASE_FLAGS[@]}" "$@" >"$RESULTS/server-$STAMP.out" 2>>"${SERVER_STDERR:-$RESULTS/server-$STAMP.log}" &
   SERVER_PID=$!
   if ! wait_http "http://127.0.0.1:$PORT$ROUTE"; then
     echo "etamil-mio did not answer on port $PORT (log: $RESULTS/server-$STAMP.log)" >&2; exit 1
@@ -140,7 +149,7 @@ start_anchor() { # name port → sets the URL var name given as $3
 
 say "# etamil-mio load test, $STAMP"
 say ""
-say "machine: $(nproc) cores, $(uname -r); server: \`$SERVER ${BASE_FLAGS[*]} ${LOG_OFF[*]}\`"
+say "machine: $(nproc) cores, $(uname -r); server: \`${PIN_SERVER[*]} $SERVER ${BASE_FLAGS[*]} ${LOG_OFF[*]}\`${PIN_LOADGEN[*]:+, generator under ${PIN_LOADGEN[*]}}"
 
 run_sweep() {
   start_server "${LOG_OFF[@]}"
@@ -155,7 +164,7 @@ run_sweep() {
   levels=$(tr ' ' ',' <<<"$LEVELS")
   say ""
   say "sweep: \`loadgen --sweep $levels -d $DURATION --repeat $REPEAT ${targets[*]}\`"
-  "$LOADGEN" -q --sweep "$levels" -d "$DURATION" --repeat "$REPEAT" --pause 1s --timeout 2s \
+  "${PIN_LOADGEN[@]}" "$LOADGEN" -q --sweep "$levels" -d "$DURATION" --repeat "$REPEAT" --pause 1s --timeout 2s \
     --json "$RESULTS/sweep-$STAMP.json" --tsv "$tsv" --svg "$RESULTS/sweep-$STAMP.svg" \
     --p99-limit 30ms --title "GET $ROUTE, keep-alive, closed loop ($(nproc) cores, $STAMP)" \
     "${targets[@]}" || true  # errors are judged in the table below
@@ -197,7 +206,7 @@ run_sweep() {
     SERVER_STDERR=/dev/null restart_server --access-log on
     say ""
     say "access log on (to /dev/null), 100 connections:"
-    "$LOADGEN" -c 100 -d "$DURATION" -q --tsv "$RESULTS/log-on-$STAMP.tsv" "http://127.0.0.1:$PORT$ROUTE" || true
+    "${PIN_LOADGEN[@]}" "$LOADGEN" -c 100 -d "$DURATION" -q --tsv "$RESULTS/log-on-$STAMP.tsv" "http://127.0.0.1:$PORT$ROUTE" || true
     awk -F'\t' 'NR == 2 { printf "  %.0f req/s, p50 %.2f ms, p99 %.2f ms, errors %d\n", $4, $5 / 1000, $7 / 1000, $10 }' \
       "$RESULTS/log-on-$STAMP.tsv" | tee -a "$SUMMARY"
   fi
@@ -232,7 +241,7 @@ run_c10k() {
   say ""
   say "C10K: \`loadgen -c $C10K_CONNS --hold $C10K_HOLD --server-pid PID\` (server: ${flags[*]})"
   local json=$RESULTS/c10k-$STAMP.json
-  "$LOADGEN" -c "$C10K_CONNS" --hold "$C10K_HOLD" --timeout 10s --server-pid "$SERVER_PID" \
+  "${PIN_LOADGEN[@]}" "$LOADGEN" -c "$C10K_CONNS" --hold "$C10K_HOLD" --timeout 10s --server-pid "$SERVER_PID" \
     --json "$json" "http://127.0.0.1:$PORT$ROUTE" | sed 's/^/    /' | tee -a "$SUMMARY" || true
   # Held N of N, answered N then N, at most 1 KiB of server memory per held connection.
   local held first second bytes
@@ -251,7 +260,7 @@ run_c10k() {
     worker=$(pgrep -P "$master" | head -1 || true)
     if [ -n "$worker" ]; then
       say "same hold on plain nginx (1 worker, pid $worker) for comparison:"
-      "$LOADGEN" -q -c "$C10K_CONNS" --hold "$C10K_HOLD" --timeout 10s --server-pid "$worker" \
+      "${PIN_LOADGEN[@]}" "$LOADGEN" -q -c "$C10K_CONNS" --hold "$C10K_HOLD" --timeout 10s --server-pid "$worker" \
         --json "$RESULTS/c10k-nginx-$STAMP.json" "http://127.0.0.1:$NGINX_PORT/" || true
       say "    nginx: held $(jfield "$RESULTS/c10k-nginx-$STAMP.json" held), $(jfield "$RESULTS/c10k-nginx-$STAMP.json" bytes_per_connection) bytes per connection"
     fi
@@ -266,7 +275,7 @@ run_soak() {
   [ "$secs" -lt 120 ] && base_at=$((secs / 2))
   say ""
   say "soak: ${secs}s, \`loadgen -c $SOAK_CONNS ${rate_flags[*]} -d ${secs}s\`, RSS baseline at ${base_at}s"
-  "$LOADGEN" -q -c "$SOAK_CONNS" "${rate_flags[@]}" -d "${secs}s" --timeout 2s \
+  "${PIN_LOADGEN[@]}" "$LOADGEN" -q -c "$SOAK_CONNS" "${rate_flags[@]}" -d "${secs}s" --timeout 2s \
     --tsv "$RESULTS/soak-$STAMP.tsv" --json "$RESULTS/soak-$STAMP.json" "http://127.0.0.1:$PORT$ROUTE" &
   local lg=$!
   BG_PIDS="$BG_PIDS $lg"
@@ -282,6 +291,8 @@ run_soak() {
   done
   [ -t 1 ] && printf '\n'
   wait "$lg" || true
+  last=$(rss_kib "$SERVER_PID") # the end: the load has just stopped
+  printf '%s\t%s\n' "$((SECONDS - start))" "$last" >>"$rss_log"
   base=${base:-$last}
   local errors non2xx rps
   read -r rps errors non2xx < <(awk -F'\t' 'NR == 2 { print $4, $10, $13 }' "$RESULTS/soak-$STAMP.tsv")
