@@ -254,7 +254,7 @@ fn run_one(cfg: &RunConfig, show_progress: bool) -> Stats {
             let t = start.elapsed().as_secs_f64();
             let _ = write!(
                 out,
-                "\r\x1b[2K  [{t:6.1}s / {:.0}s] {} responses, {:.0} req/s, {errs} errors",
+                "\r\x1b[2K  [{t:6.1}s / {:.1}s] {} responses, {:.0} req/s, {errs} errors",
                 cfg.duration.as_secs_f64(),
                 report::fmt_count(done),
                 done as f64 / t.max(1e-3)
