@@ -123,7 +123,13 @@ start_server() { # extra flags...; stderr to $RESULTS/server-*.log
   # taskset execs the server, so $! is the server's own PID.
   "${PIN_SERVER[@]}" "$SERVER" "${BASE_FLAGS[@]}" "$@" >"$RESULTS/server-$STAMP.out" 2>>"${SERVER_STDERR:-$RESULTS/server-$STAMP.log}" &
   SERVER_PID=$!
-  if ! wait_http "http://127.0.0.1:$PORT$ROUTE"; then
+  local i
+  for i in $(seq 1 100); do
+    curl -s -o /dev/null -m 1 "http://127.0.0.1:$PORT$ROUTE" && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "etamil-mio exited at start (log: $RESULTS/server-$STAMP.log)" >&2; exit 1; }
+    sleep 0.1
+  done
+  if ! curl -s -o /dev/null -m 1 "http://127.0.0.1:$PORT$ROUTE"; then
     echo "etamil-mio did not answer on port $PORT (log: $RESULTS/server-$STAMP.log)" >&2; exit 1
   fi
   local body
