@@ -14,7 +14,11 @@ fn run(path: &Path) -> (String, Result<i32, (i32, String)>) {
     let program = match lang::compile_file(path) {
         Ok(p) => p,
         Err(errors) => {
-            let text = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+            let text = errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n");
             return (String::new(), Err((2, text)));
         }
     };
@@ -41,7 +45,11 @@ fn conformance_corpus_passes_completely() {
         .filter(|p| p.extension().is_some_and(|x| x == "qmz"))
         .collect();
     programs.sort();
-    assert!(programs.len() >= 70, "corpus not found or incomplete: {}", programs.len());
+    assert!(
+        programs.len() >= 70,
+        "corpus not found or incomplete: {}",
+        programs.len()
+    );
     let mut failures = Vec::new();
     for q in &programs {
         let name = q.file_name().unwrap().to_string_lossy().into_owned();
@@ -58,16 +66,26 @@ fn conformance_corpus_passes_completely() {
         if expected_out.exists() {
             let want = std::fs::read_to_string(&expected_out).unwrap();
             if out != want || status != Ok(0) {
-                failures.push(format!("{name}: status {status:?}\n--- got ---\n{out}--- want ---\n{want}"));
+                failures.push(format!(
+                    "{name}: status {status:?}\n--- got ---\n{out}--- want ---\n{want}"
+                ));
             }
         } else if expected_err.exists() {
             let spec = std::fs::read_to_string(&expected_err).unwrap();
             let needle = spec.lines().nth(1).unwrap_or("").to_owned();
             match status {
                 Err((code, text)) if code != 0 && text.contains(&needle) => {}
-                other => failures.push(format!("{name}: want an error containing {needle:?}, got {other:?}")),
+                other => failures.push(format!(
+                    "{name}: want an error containing {needle:?}, got {other:?}"
+                )),
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} programs failed:\n{}", failures.len(), programs.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} programs failed:\n{}",
+        failures.len(),
+        programs.len(),
+        failures.join("\n\n")
+    );
 }

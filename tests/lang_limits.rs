@@ -18,16 +18,24 @@ fn run_with(src: &str, budget: Budget) -> Result<Outcome, RuntimeError> {
 }
 
 /// Runs `src` expecting `limit`, then a normal program on the same thread.
-fn assert_limit_then_recover(src: &'static str, budget: Budget, limit: Limit, message: &'static str) {
+fn assert_limit_then_recover(
+    src: &'static str,
+    budget: Budget,
+    limit: Limit,
+    message: &'static str,
+) {
     std::thread::Builder::new()
         .stack_size(WORKER_STACK_BYTES)
         .spawn(move || {
             let err = run_with(src, budget).expect_err("the limit must end the run");
             assert!(err.is_limit(limit), "expected {limit:?}, got {err}");
             assert!(err.to_string().contains(message), "{err}");
-            let program = lang::compile_source("அ = [1, 2]; அச்சு அ[1] + 0.5;", "ok.qmz", Path::new(".")).unwrap();
+            let program =
+                lang::compile_source("அ = [1, 2]; அச்சு அ[1] + 0.5;", "ok.qmz", Path::new("."))
+                    .unwrap();
             let mut out = Vec::new();
-            lang::vm::run_main(&program, &mut out, &budget).expect("a normal program runs after the limit");
+            lang::vm::run_main(&program, &mut out, &budget)
+                .expect("a normal program runs after the limit");
             assert_eq!(out, ["2.5"]);
         })
         .unwrap()
@@ -37,32 +45,74 @@ fn assert_limit_then_recover(src: &'static str, budget: Budget, limit: Limit, me
 
 #[test]
 fn an_endless_loop_stops_at_its_deadline() {
-    let budget = Budget { timeout: Some(Duration::from_millis(50)), ..Budget::RUN_DEFAULT };
-    assert_limit_then_recover("(மெய்) சுற்று { }", budget, Limit::Deadline, "time limit exceeded (limit is 50ms)");
+    let budget = Budget {
+        timeout: Some(Duration::from_millis(50)),
+        ..Budget::RUN_DEFAULT
+    };
+    assert_limit_then_recover(
+        "(மெய்) சுற்று { }",
+        budget,
+        Limit::Deadline,
+        "time limit exceeded (limit is 50ms)",
+    );
 }
 
 #[test]
 fn an_endless_loop_stops_at_its_instruction_budget() {
-    let budget = Budget { max_instructions: 10_000, ..Budget::RUN_DEFAULT };
-    assert_limit_then_recover("i = 0; (மெய்) சுற்று { i = i + 1; }", budget, Limit::Instructions, "instruction limit exceeded (limit is 10000)");
+    let budget = Budget {
+        max_instructions: 10_000,
+        ..Budget::RUN_DEFAULT
+    };
+    assert_limit_then_recover(
+        "i = 0; (மெய்) சுற்று { i = i + 1; }",
+        budget,
+        Limit::Instructions,
+        "instruction limit exceeded (limit is 10000)",
+    );
 }
 
 #[test]
 fn a_runaway_string_stops_at_the_memory_budget() {
-    let budget = Budget { max_memory_bytes: 1 << 20, ..Budget::RUN_DEFAULT };
-    assert_limit_then_recover("s = \"x\"; (மெய்) சுற்று { s = s & s; }", budget, Limit::Memory, "memory limit exceeded (limit is 1MiB)");
+    let budget = Budget {
+        max_memory_bytes: 1 << 20,
+        ..Budget::RUN_DEFAULT
+    };
+    assert_limit_then_recover(
+        "s = \"x\"; (மெய்) சுற்று { s = s & s; }",
+        budget,
+        Limit::Memory,
+        "memory limit exceeded (limit is 1MiB)",
+    );
 }
 
 #[test]
 fn a_runaway_array_stops_at_the_memory_budget() {
-    let budget = Budget { max_memory_bytes: 1 << 20, ..Budget::RUN_DEFAULT };
-    assert_limit_then_recover("a = []; (மெய்) சுற்று { a = இணை(a, \"xxxxxxxx\"); }", budget, Limit::Memory, "memory limit exceeded");
-    assert_limit_then_recover("r = {}; i = 0; (மெய்) சுற்று { r[i] = i; i = i + 1; }", budget, Limit::Memory, "memory limit exceeded");
+    let budget = Budget {
+        max_memory_bytes: 1 << 20,
+        ..Budget::RUN_DEFAULT
+    };
+    assert_limit_then_recover(
+        "a = []; (மெய்) சுற்று { a = இணை(a, \"xxxxxxxx\"); }",
+        budget,
+        Limit::Memory,
+        "memory limit exceeded",
+    );
+    assert_limit_then_recover(
+        "r = {}; i = 0; (மெய்) சுற்று { r[i] = i; i = i + 1; }",
+        budget,
+        Limit::Memory,
+        "memory limit exceeded",
+    );
 }
 
 #[test]
 fn unbounded_recursion_stops_at_the_depth_limit() {
-    assert_limit_then_recover("செயல் f(n) { திரும்பு f(n + 1); } f(0);", Budget::RUN_DEFAULT, Limit::CallDepth, "call depth exceeded");
+    assert_limit_then_recover(
+        "செயல் f(n) { திரும்பு f(n + 1); } f(0);",
+        Budget::RUN_DEFAULT,
+        Limit::CallDepth,
+        "call depth exceeded",
+    );
 }
 
 #[test]
@@ -112,7 +162,9 @@ fn source_nested_100000_deep_is_a_compile_error() {
         .spawn(|| {
             let src = format!("x = {}1{};", "(".repeat(100_000), ")".repeat(100_000));
             let errors = lang::compile_source(&src, "deep.qmz", Path::new(".")).unwrap_err();
-            assert!(errors.iter().any(|e| e.to_string().contains("nesting too deep (limit is 200)")));
+            assert!(errors
+                .iter()
+                .any(|e| e.to_string().contains("nesting too deep (limit is 200)")));
         })
         .unwrap()
         .join()

@@ -8,7 +8,13 @@ use etamil_mio::lang::{self, Budget, Outcome, Program, RequestInput, RuntimeErro
 fn compile(src: &str) -> Program {
     match lang::compile_source(src, "test.qmz", Path::new(".")) {
         Ok(p) => p,
-        Err(e) => panic!("compile failed: {}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")),
+        Err(e) => panic!(
+            "compile failed: {}",
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 
@@ -64,7 +70,10 @@ fn callers_locals_are_invisible_and_recursion_works() {
 f();";
     let (out, r) = run(src);
     assert_eq!(out, ["10888869450418352160768000000"]);
-    assert!(r.unwrap_err().to_string().contains("undefined variable 'y'"));
+    assert!(r
+        .unwrap_err()
+        .to_string()
+        .contains("undefined variable 'y'"));
 }
 
 #[test]
@@ -73,7 +82,17 @@ fn arrays_are_values_even_when_appended_in_place() {
 செயல் f(x) { x = இணை(x, 4); x[0] = 0; திரும்பு x; }
 அச்சு f(a); அச்சு a;
 g = [1]; செயல் h() { g = இணை(g, 2); திரும்பு g; } அச்சு h(); அச்சு g;";
-    assert_eq!(output(src), ["[1, 2, 3]", "[9, 2]", "[0, 2, 3, 4]", "[1, 2, 3]", "[1, 2]", "[1]"]);
+    assert_eq!(
+        output(src),
+        [
+            "[1, 2, 3]",
+            "[9, 2]",
+            "[0, 2, 3, 4]",
+            "[1, 2, 3]",
+            "[1, 2]",
+            "[1]"
+        ]
+    );
 }
 
 #[test]
@@ -126,13 +145,19 @@ rate = 18%;
 வழி பெறு, "/none" { x = 1; }"#;
     let program = compile(src);
     let req = request("GET", "/gst/1000", "");
-    assert_eq!(body(respond(&program, 0, &req).unwrap()), (200, "{\"gst\":180}".into()));
+    assert_eq!(
+        body(respond(&program, 0, &req).unwrap()),
+        (200, "{\"gst\":180}".into())
+    );
     assert!(program.prelude_is_cached());
     let post = request("POST", "/echo", "x=1&y=a+b%21&x=2&bad");
     for _ in 0..2 {
         let (status, text) = body(respond(&program, 1, &post).unwrap());
         assert_eq!(status, 201);
-        assert_eq!(text, r#"{"b":"{\"a\":1}","h":"k1","m":"POST","n":1,"p":"/echo","q":{"x":"2","y":"a b!"}}"#);
+        assert_eq!(
+            text,
+            r#"{"b":"{\"a\":1}","h":"k1","m":"POST","n":1,"p":"/echo","q":{"x":"2","y":"a b!"}}"#
+        );
     }
     assert_eq!(respond(&program, 2, &req).unwrap(), Outcome::Finished);
 }
@@ -144,7 +169,13 @@ fn a_prelude_that_reads_the_request_runs_every_time() {
 வழி பெறு, "/" { பதில் 200, m; }"#;
     let program = compile(src);
     let mut out = Vec::new();
-    let r = lang::vm::run_route(&program, 0, &request("GET", "/", ""), &mut out, &Budget::SERVE_DEFAULT);
+    let r = lang::vm::run_route(
+        &program,
+        0,
+        &request("GET", "/", ""),
+        &mut out,
+        &Budget::SERVE_DEFAULT,
+    );
     assert_eq!(body(r.unwrap()), (200, "GET".into()));
     assert_eq!(out, ["prelude"]);
     assert!(!program.prelude_is_cached());
@@ -159,14 +190,23 @@ fn responses_are_validated() {
 வழி பெறு, "/d" { வெளியேறு(0); }"#,
     );
     let req = request("GET", "/", "");
-    assert!(respond(&program, 0, &req).unwrap_err().to_string().contains("invalid response status"));
+    assert!(respond(&program, 0, &req)
+        .unwrap_err()
+        .to_string()
+        .contains("invalid response status"));
     match respond(&program, 1, &req).unwrap() {
         Outcome::Response(r) => {
             assert_eq!(r.status, 201);
-            assert_eq!(r.headers, vec![("content-type".to_string(), "text/plain".to_string())]);
+            assert_eq!(
+                r.headers,
+                vec![("content-type".to_string(), "text/plain".to_string())]
+            );
         }
         other => panic!("{other:?}"),
     }
     assert!(respond(&program, 2, &req).is_err());
-    assert!(respond(&program, 3, &req).unwrap_err().to_string().contains("exit is not allowed"));
+    assert!(respond(&program, 3, &req)
+        .unwrap_err()
+        .to_string()
+        .contains("exit is not allowed"));
 }

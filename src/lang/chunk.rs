@@ -52,11 +52,14 @@ pub enum Op {
     AppendLocal(u32, u32),
     /// discard the top of the stack
     Pop,
-    /// pop b, pop a, push a + b (numbers, 5.2)
-    Add,
-    Sub,
-    Mul,
-    Div,
+    /// pop b, pop a, push a OP b (numbers, 5.2)
+    Arith(Arith),
+    /// pop a, push a OP consts[k]: the right operand is a number literal
+    ArithK(Arith, u32),
+    /// globals[g] = globals[g] OP consts[k], in place: `x = x + 1;` at top level
+    ArithGlobalK(Arith, u32, u32),
+    /// locals[l] = (locals[l] or globals[g]) OP consts[k]: `x = x + 1;` in a function
+    ArithLocalK(Arith, u32, u32, u32),
     /// pop b, pop a, push text(a) & text(b)
     Concat,
     /// pop a, push -a
@@ -65,12 +68,14 @@ pub enum Op {
     Not,
     /// pop a, push truthy(a) as a boolean
     ToBool,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
+    /// pop b, pop a, push a CMP b (5.4)
+    Compare(Cmp),
+    /// pop b, pop a; unless a CMP b, ip = target (an if/while condition)
+    JumpUnless(Cmp, u32),
+    /// pop a; unless a CMP consts[k], ip = target
+    JumpUnlessK(Cmp, u32, u32),
+    /// unless globals[g] CMP consts[k], ip = target: `(i < 10) சுற்று` at top level
+    JumpUnlessGlobalK(Cmp, u32, u32, u32),
     /// pop n items, push an array of them
     MakeArray(u32),
     /// pop n values, push a record with the keys of key_lists[k] (n = its length)
@@ -108,6 +113,26 @@ pub enum Op {
     Respond(bool),
     /// end of a top-level chunk
     Halt,
+}
+
+/// The arithmetic operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// The comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
 }
 
 /// A sequence of ops with one source position each.
@@ -245,10 +270,15 @@ impl Program {
         for (i, (op, (_, pos))) in chunk.ops.iter().zip(&chunk.positions).enumerate() {
             let _ = write!(out, "{i:04} {:>4}:{:<3} {op:?}", pos.line, pos.col);
             match *op {
-                Op::Const(k) | Op::Field(k) => {
+                Op::Const(k) | Op::Field(k) | Op::ArithK(_, k) | Op::JumpUnlessK(_, k, _) => {
                     let _ = write!(out, "  ; {}", self.consts[k as usize].render());
                 }
-                Op::LoadGlobal(g) | Op::StoreGlobal(g) | Op::SetIndexGlobal(g) | Op::AppendGlobal(g) => {
+                Op::LoadGlobal(g)
+                | Op::StoreGlobal(g)
+                | Op::SetIndexGlobal(g)
+                | Op::AppendGlobal(g)
+                | Op::ArithGlobalK(_, g, _)
+                | Op::JumpUnlessGlobalK(_, g, _, _) => {
                     let _ = write!(out, "  ; {}", self.global_names[g as usize]);
                 }
                 Op::Call(f, _) => {

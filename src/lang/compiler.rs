@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 
 use super::ast::{self, BinOp, Expr, ExprKind, Segment, Stmt, StmtKind, TypeKw};
 use super::builtins::{self, Effect};
-use super::chunk::{Chunk, Function, Handler, Op, Program, RequestSlots, RouteInfo};
+use super::chunk::{Arith, Chunk, Cmp, Function, Handler, Op, Program, RequestSlots, RouteInfo};
 use super::error::CompileError;
 use super::span::{Pos, Span};
 use super::value::{Array, Record, Value};
@@ -214,6 +214,9 @@ impl<'a> Compiler<'a> {
                     | Op::SetIndexLocal(_, g)
                     | Op::SetFieldLocal(_, g, _)
                     | Op::AppendLocal(_, g)
+                    | Op::ArithGlobalK(_, g, _)
+                    | Op::ArithLocalK(_, _, g, _)
+                    | Op::JumpUnlessGlobalK(_, g, _, _)
                         if is_request_global(g) =>
                     {
                         return false
@@ -335,6 +338,15 @@ impl<'a> Compiler<'a> {
                             chunk.emit(op, e.span.file, e.span.pos);
                             return;
                         }
+                        if let Some((arith, n)) = as_self_arith_const(name, e) {
+                            let k = self.num_const(n);
+                            let op = match self.local(&name.name) {
+                                Some(l) => Op::ArithLocalK(arith, l, self.global(&name.name), k),
+                                None => Op::ArithGlobalK(arith, self.global(&name.name), k),
+                            };
+                            chunk.emit(op, e.span.file, e.span.pos);
+                            return;
+                        }
                         self.expr(chunk, e);
                     }
                     None => {
@@ -372,8 +384,7 @@ impl<'a> Compiler<'a> {
                 chunk.emit(Op::Print, span.file, span.pos);
             }
             StmtKind::If { cond, then_block, else_block } => {
-                self.expr(chunk, cond);
-                let to_else = chunk.emit(Op::JumpIfFalse(0), span.file, span.pos);
+                let to_else = self.jump_unless(chunk, cond);
                 self.block(chunk, then_block);
                 match else_block {
                     Some(else_block) => {
@@ -387,8 +398,7 @@ impl<'a> Compiler<'a> {
             }
             StmtKind::While { cond, body } => {
                 let start = chunk.ops.len() as u32;
-                self.expr(chunk, cond);
-                let to_end = chunk.emit(Op::JumpIfFalse(0), span.file, span.pos);
+                let to_end = self.jump_unless(chunk, cond);
                 self.block(chunk, body);
                 chunk.emit(Op::Jump(start), span.file, span.pos);
                 patch(chunk, to_end);
@@ -422,6 +432,29 @@ impl<'a> Compiler<'a> {
                 chunk.emit(Op::Respond(headers.is_some()), span.file, span.pos);
             }
         }
+    }
+
+    /// Evaluates an if/while condition and emits the jump taken when it is false, fusing a
+    /// comparison (and a literal right operand) into the jump. Returns the jump to patch.
+    fn jump_unless(&mut self, chunk: &mut Chunk, cond: &Expr) -> usize {
+        let (file, pos) = (cond.span.file, cond.span.pos);
+        if let ExprKind::Binary { op, lhs, rhs } = &cond.kind {
+            if let Some(cmp) = comparison(*op) {
+                if let (ExprKind::Var(name), ExprKind::Num(n), None) = (&lhs.kind, &rhs.kind, &self.scope) {
+                    let (g, k) = (self.global(name), self.num_const(*n));
+                    return chunk.emit(Op::JumpUnlessGlobalK(cmp, g, k, 0), file, pos);
+                }
+                self.expr(chunk, lhs);
+                if let ExprKind::Num(n) = rhs.kind {
+                    let k = self.num_const(n);
+                    return chunk.emit(Op::JumpUnlessK(cmp, k, 0), file, pos);
+                }
+                self.expr(chunk, rhs);
+                return chunk.emit(Op::JumpUnless(cmp, 0), file, pos);
+            }
+        }
+        self.expr(chunk, cond);
+        chunk.emit(Op::JumpIfFalse(0), file, pos)
     }
 
     fn block(&mut self, chunk: &mut Chunk, stmts: &[Stmt]) {
@@ -511,19 +544,16 @@ impl<'a> Compiler<'a> {
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 self.expr(chunk, lhs);
+                if let (Some(arith), ExprKind::Num(n)) = (arithmetic(*op), &rhs.kind) {
+                    let k = self.num_const(*n);
+                    chunk.emit(Op::ArithK(arith, k), file, pos);
+                    return;
+                }
                 self.expr(chunk, rhs);
-                let op = match op {
-                    BinOp::Add => Op::Add,
-                    BinOp::Sub => Op::Sub,
-                    BinOp::Mul => Op::Mul,
-                    BinOp::Div => Op::Div,
-                    BinOp::Concat => Op::Concat,
-                    BinOp::Eq => Op::Eq,
-                    BinOp::Ne => Op::Ne,
-                    BinOp::Lt => Op::Lt,
-                    BinOp::Le => Op::Le,
-                    BinOp::Gt => Op::Gt,
-                    BinOp::Ge => Op::Ge,
+                let op = match (arithmetic(*op), comparison(*op)) {
+                    (Some(arith), _) => Op::Arith(arith),
+                    (_, Some(cmp)) => Op::Compare(cmp),
+                    _ => Op::Concat,
                 };
                 chunk.emit(op, file, pos);
             }
@@ -573,8 +603,42 @@ fn patch(chunk: &mut Chunk, at: usize) {
         Op::JumpIfFalse(_) => Op::JumpIfFalse(target),
         Op::JumpIfTrue(_) => Op::JumpIfTrue(target),
         Op::IterNext(_) => Op::IterNext(target),
+        Op::JumpUnless(cmp, _) => Op::JumpUnless(cmp, target),
+        Op::JumpUnlessK(cmp, k, _) => Op::JumpUnlessK(cmp, k, target),
+        Op::JumpUnlessGlobalK(cmp, g, k, _) => Op::JumpUnlessGlobalK(cmp, g, k, target),
         other => other,
     };
+}
+
+fn arithmetic(op: BinOp) -> Option<Arith> {
+    match op {
+        BinOp::Add => Some(Arith::Add),
+        BinOp::Sub => Some(Arith::Sub),
+        BinOp::Mul => Some(Arith::Mul),
+        BinOp::Div => Some(Arith::Div),
+        _ => None,
+    }
+}
+
+fn comparison(op: BinOp) -> Option<Cmp> {
+    match op {
+        BinOp::Eq => Some(Cmp::Eq),
+        BinOp::Ne => Some(Cmp::Ne),
+        BinOp::Lt => Some(Cmp::Lt),
+        BinOp::Le => Some(Cmp::Le),
+        BinOp::Gt => Some(Cmp::Gt),
+        BinOp::Ge => Some(Cmp::Ge),
+        _ => None,
+    }
+}
+
+/// `x = x OP literal;`: the operator and the literal, for an in-place update.
+fn as_self_arith_const(name: &ast::Ident, e: &Expr) -> Option<(Arith, Decimal)> {
+    let ExprKind::Binary { op, lhs, rhs } = &e.kind else { return None };
+    match (&lhs.kind, &rhs.kind) {
+        (ExprKind::Var(v), ExprKind::Num(n)) if *v == name.name => Some((arithmetic(*op)?, *n)),
+        _ => None,
+    }
 }
 
 /// The value of `type name;` (LANGUAGE.md 6.1): the type's empty value; 0 without a type.

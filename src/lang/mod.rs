@@ -17,6 +17,7 @@ pub mod compiler;
 pub mod error;
 pub mod json;
 pub mod lexer;
+pub mod num;
 pub mod loader;
 pub mod parser;
 pub mod span;

@@ -592,7 +592,7 @@ impl Value {
     /// text; anything else is an error.
     pub fn compare(&self, other: &Value) -> RtResult<Ordering> {
         match (self, other) {
-            (Value::Num(a), Value::Num(b)) => Ok(a.cmp(b)),
+            (Value::Num(a), Value::Num(b)) => Ok(super::num::cmp(a, b)),
             (Value::Str(a), Value::Str(b)) => Ok(a.as_str().cmp(b.as_str())),
             (Value::Num(a), Value::Str(_)) => Ok(a.cmp(&other.to_number()?)),
             (Value::Str(_), Value::Num(b)) => Ok(self.to_number()?.cmp(b)),

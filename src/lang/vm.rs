@@ -15,10 +15,10 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::builtins::Effect;
-use super::chunk::{Chunk, Handler, Op, PreludeSnapshot, Program};
+use super::chunk::{Arith, Chunk, Cmp, Handler, Op, PreludeSnapshot, Program};
 use super::error::{Limit, RtResult, RuntimeError};
 use super::value::{heap, Array, Record, Value};
-use super::{json, text, Budget, Outcome, Output, RequestInput, Response};
+use super::{json, num, text, Budget, Outcome, Output, RequestInput, Response};
 
 /// Active user-function calls allowed (LANGUAGE.md 7.2).
 pub const MAX_CALL_DEPTH: usize = 256;
@@ -199,6 +199,7 @@ impl<'p, 'o> Vm<'p, 'o> {
         self.stack.pop().unwrap_or_default()
     }
 
+    #[inline]
     fn global(&self, g: u32) -> RtResult<Value> {
         match self.globals.get(g as usize) {
             Some(Some(v)) => Ok(v.clone()),
@@ -227,11 +228,18 @@ impl<'p, 'o> Vm<'p, 'o> {
         let mut chunk: &'p Chunk = top;
         let mut ip = 0usize;
         let mut locals_base = self.locals.len();
+        // The count lives in a register; `self.instructions` is synced at budget checks and
+        // at the end of the chunk (the prelude snapshot charges it to every request).
+        let mut count = self.instructions;
         loop {
-            let Some(&op) = chunk.ops.get(ip) else { return Ok(Outcome::Finished) };
+            let Some(&op) = chunk.ops.get(ip) else {
+                self.instructions = count;
+                return Ok(Outcome::Finished);
+            };
             ip += 1;
-            self.instructions += 1;
-            if self.instructions >= self.check_at {
+            count += 1;
+            if count >= self.check_at {
+                self.instructions = count;
                 tri!(self, chunk, ip, self.check_budget());
             }
             match op {
@@ -312,11 +320,43 @@ impl<'p, 'o> Vm<'p, 'o> {
                 Op::Pop => {
                     self.stack.pop();
                 }
-                Op::Add | Op::Sub | Op::Mul | Op::Div => {
+                Op::Arith(arith) => {
                     let b = self.pop();
                     let a = self.pop();
-                    let r = tri!(self, chunk, ip, arithmetic(op, &a, &b));
+                    let r = tri!(self, chunk, ip, arithmetic(arith, &a, &b));
                     self.stack.push(Value::Num(r));
+                }
+                Op::ArithK(arith, k) => {
+                    let a = self.pop();
+                    let r = tri!(self, chunk, ip, arithmetic(arith, &a, &self.program.consts[k as usize]));
+                    self.stack.push(Value::Num(r));
+                }
+                Op::ArithGlobalK(arith, g, k) => {
+                    let k = &self.program.consts[k as usize];
+                    if let (Some(Value::Num(x)), Value::Num(y)) = (&self.globals[g as usize], k) {
+                        let r = tri!(self, chunk, ip, number_op(arith, *x, *y));
+                        // Overwrite the number in place: no drop of the old value needed.
+                        if let Some(Value::Num(slot)) = &mut self.globals[g as usize] {
+                            *slot = r;
+                        }
+                    } else {
+                        let a = tri!(self, chunk, ip, self.global(g));
+                        let r = tri!(self, chunk, ip, arithmetic(arith, &a, k));
+                        self.globals[g as usize] = Some(Value::Num(r));
+                    }
+                }
+                Op::ArithLocalK(arith, l, g, k) => {
+                    let slot = locals_base + l as usize;
+                    let k = &self.program.consts[k as usize];
+                    let r = match (&self.locals[slot], k) {
+                        (Some(Value::Num(x)), Value::Num(y)) => tri!(self, chunk, ip, number_op(arith, *x, *y)),
+                        (Some(a), _) => tri!(self, chunk, ip, arithmetic(arith, a, k)),
+                        (None, _) => {
+                            let a = tri!(self, chunk, ip, self.global(g));
+                            tri!(self, chunk, ip, arithmetic(arith, &a, k))
+                        }
+                    };
+                    self.locals[slot] = Some(Value::Num(r));
                 }
                 Op::Concat => {
                     let b = self.pop();
@@ -337,26 +377,45 @@ impl<'p, 'o> Vm<'p, 'o> {
                     let a = self.pop();
                     self.stack.push(Value::Bool(a.truthy()));
                 }
-                Op::Eq | Op::Ne => {
+                Op::Compare(cmp) => {
                     let b = self.pop();
                     let a = self.pop();
-                    let eq = a.equals(&b);
-                    self.stack.push(Value::Bool(if op == Op::Eq { eq } else { !eq }));
-                }
-                Op::Lt | Op::Le | Op::Gt | Op::Ge => {
-                    let b = self.pop();
-                    let a = self.pop();
-                    let ord = match (&a, &b) {
-                        (Value::Num(x), Value::Num(y)) => x.cmp(y),
-                        _ => tri!(self, chunk, ip, a.compare(&b)),
-                    };
-                    let r = match op {
-                        Op::Lt => ord.is_lt(),
-                        Op::Le => ord.is_le(),
-                        Op::Gt => ord.is_gt(),
-                        _ => ord.is_ge(),
-                    };
+                    let r = tri!(self, chunk, ip, compare(cmp, &a, &b));
                     self.stack.push(Value::Bool(r));
+                }
+                Op::JumpUnless(cmp, t) => {
+                    let b = self.pop();
+                    let a = self.pop();
+                    if !tri!(self, chunk, ip, compare(cmp, &a, &b)) {
+                        ip = t as usize;
+                    }
+                }
+                Op::JumpUnlessGlobalK(cmp, g, k, t) => {
+                    let k = &self.program.consts[k as usize];
+                    let holds = match (cmp, self.globals.get(g as usize), k) {
+                        (Cmp::Lt | Cmp::Le | Cmp::Gt | Cmp::Ge, Some(Some(Value::Num(x))), Value::Num(y)) => {
+                            let ord = num::cmp(x, y);
+                            match cmp {
+                                Cmp::Lt => ord.is_lt(),
+                                Cmp::Le => ord.is_le(),
+                                Cmp::Gt => ord.is_gt(),
+                                _ => ord.is_ge(),
+                            }
+                        }
+                        _ => {
+                            let a = tri!(self, chunk, ip, self.global(g));
+                            tri!(self, chunk, ip, compare(cmp, &a, k))
+                        }
+                    };
+                    if !holds {
+                        ip = t as usize;
+                    }
+                }
+                Op::JumpUnlessK(cmp, k, t) => {
+                    let a = self.pop();
+                    if !tri!(self, chunk, ip, compare(cmp, &a, &self.program.consts[k as usize])) {
+                        ip = t as usize;
+                    }
                 }
                 Op::MakeArray(n) => {
                     let at = self.stack.len().saturating_sub(n as usize);
@@ -533,7 +592,10 @@ impl<'p, 'o> Vm<'p, 'o> {
                     let response = tri!(self, chunk, ip, build_response(&status, &body, &headers));
                     return Ok(Outcome::Response(response));
                 }
-                Op::Halt => return Ok(Outcome::Finished),
+                Op::Halt => {
+                    self.instructions = count;
+                    return Ok(Outcome::Finished);
+                }
             }
         }
     }
@@ -608,23 +670,53 @@ fn check_memory() -> RtResult<()> {
 
 /// `+ - * /` on exact decimals (LANGUAGE.md 4.2, 5.2).
 #[inline]
-fn arithmetic(op: Op, a: &Value, b: &Value) -> RtResult<Decimal> {
-    let (x, y) = match (a, b) {
-        (Value::Num(x), Value::Num(y)) => (*x, *y),
-        _ => (a.to_number()?, b.to_number()?),
-    };
+fn arithmetic(op: Arith, a: &Value, b: &Value) -> RtResult<Decimal> {
+    match (a, b) {
+        (Value::Num(x), Value::Num(y)) => number_op(op, *x, *y),
+        _ => number_op(op, a.to_number()?, b.to_number()?),
+    }
+}
+
+#[inline]
+fn number_op(op: Arith, x: Decimal, y: Decimal) -> RtResult<Decimal> {
     let r = match op {
-        Op::Add => x.checked_add(y),
-        Op::Sub => x.checked_sub(y),
-        Op::Mul => x.checked_mul(y),
-        _ => {
-            if y.is_zero() {
-                return Err(RuntimeError::new("பூஜ்ஜியத்தால் வகுத்தல்", "division by zero"));
-            }
-            x.checked_div(y)
-        }
+        Arith::Add => num::add(x, y),
+        Arith::Sub => num::sub(x, y),
+        Arith::Mul => num::mul(x, y),
+        // checked_div answers None for a zero divisor too; number_error tells them apart.
+        Arith::Div => x.checked_div(y),
     };
-    r.ok_or_else(overflow)
+    match r {
+        Some(r) => Ok(r),
+        None => Err(number_error(op, y)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn number_error(op: Arith, y: Decimal) -> RuntimeError {
+    if op == Arith::Div && y.is_zero() {
+        RuntimeError::new("பூஜ்ஜியத்தால் வகுத்தல்", "division by zero")
+    } else {
+        overflow()
+    }
+}
+
+/// `== != < <= > >=` (LANGUAGE.md 5.4): equality never fails; ordering may.
+#[inline]
+fn compare(cmp: Cmp, a: &Value, b: &Value) -> RtResult<bool> {
+    let ord = match (cmp, a, b) {
+        (Cmp::Eq, _, _) => return Ok(a.equals(b)),
+        (Cmp::Ne, _, _) => return Ok(!a.equals(b)),
+        (_, Value::Num(x), Value::Num(y)) => num::cmp(x, y),
+        _ => a.compare(b)?,
+    };
+    Ok(match cmp {
+        Cmp::Lt => ord.is_lt(),
+        Cmp::Le => ord.is_le(),
+        Cmp::Gt => ord.is_gt(),
+        _ => ord.is_ge(),
+    })
 }
 
 fn concat(a: &Value, b: &Value) -> RtResult<Value> {

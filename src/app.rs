@@ -1,0 +1,47 @@
+//! `App`: a compiled `Program` and the `Router` built from its routes, kept together so a request
+//! always runs on the program its route came from.
+//!
+//! Owns loading an app file (or the embedded default app, `examples/default.qmz`) and building
+//! its routing table once. It does not serve anything (server/) or print errors (main.rs).
+
+use std::path::{Path, PathBuf};
+
+use crate::lang::{self, CompileError, Program};
+use crate::server::router::Router;
+
+/// The embedded default app, served when no app file is given.
+pub const DEFAULT_APP_SOURCE: &str = include_str!("../examples/default.qmz");
+/// How the embedded app is named in messages and logs.
+pub const DEFAULT_APP_NAME: &str = "default.qmz (embedded)";
+
+/// A compiled app, immutable and shared by the reactor and every worker through an `Arc`.
+#[derive(Debug)]
+pub struct App {
+    pub program: Program,
+    pub router: Router,
+    /// The app file, or `DEFAULT_APP_NAME`.
+    pub origin: String,
+}
+
+impl App {
+    /// Compiles `path`, or the embedded default app when None.
+    pub fn load(path: Option<&Path>) -> Result<App, Vec<CompileError>> {
+        match path {
+            Some(p) => Ok(App::new(lang::compile_file(p)?, p.display().to_string())),
+            None => {
+                let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                let program = lang::compile_source(DEFAULT_APP_SOURCE, DEFAULT_APP_NAME, &base)?;
+                Ok(App::new(program, DEFAULT_APP_NAME.to_owned()))
+            }
+        }
+    }
+
+    pub fn new(program: Program, origin: String) -> App {
+        let router = Router::new(program.routes());
+        App {
+            program,
+            router,
+            origin,
+        }
+    }
+}

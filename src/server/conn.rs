@@ -1,0 +1,1112 @@
+//! One connection's state machine: its phase, its buffers and what the reactor must do next.
+//!
+//! Sans-io: a `Conn` reads from any `io::Read` and writes to any `io::Write` it is handed, and
+//! never touches `Poll`, tokens or the worker pool — the reactor does, from the `Next` each step
+//! returns. Owns keep-alive, pipelining (one request in flight, answers in order), admission on
+//! the head (server-owned endpoints, routing, body cap, `Expect`), and framing every answer.
+//! Buffers come from the reactor-wide `BufPool` while a request is read or answered and go back
+//! as soon as they are empty, so an idle connection holds no buffer.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::body::{BodyDecoder, Decoded};
+use super::http::{self, Expect, Framing, Head, Parsed};
+use super::limits::Limits;
+use super::pool::JobOutcome;
+use super::response::{self, IdGen};
+use super::router::{self, Match};
+use crate::app::App;
+use crate::lang::RequestInput;
+
+/// Size of an input buffer from the pool; a head larger than this grows it up to the cap.
+pub const IN_BUF_BYTES: usize = 16 << 10;
+/// Output buffers above this capacity are freed rather than pooled.
+const OUT_BUF_KEEP_BYTES: usize = 64 << 10;
+/// Free buffers kept by the pool; beyond this they are freed.
+const POOL_KEEP: usize = 1024;
+
+/// Reactor-wide free lists of buffers.
+#[derive(Default)]
+pub struct BufPool {
+    inputs: Vec<Vec<u8>>,
+    outputs: Vec<Vec<u8>>,
+}
+
+impl BufPool {
+    fn get_input(&mut self) -> Vec<u8> {
+        self.inputs.pop().unwrap_or_else(|| vec![0; IN_BUF_BYTES])
+    }
+
+    fn put_input(&mut self, buf: Vec<u8>) {
+        if buf.len() == IN_BUF_BYTES && self.inputs.len() < POOL_KEEP {
+            self.inputs.push(buf);
+        }
+    }
+
+    fn get_output(&mut self) -> Vec<u8> {
+        self.outputs
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(1024))
+    }
+
+    fn put_output(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() <= OUT_BUF_KEEP_BYTES && self.outputs.len() < POOL_KEEP {
+            buf.clear();
+            self.outputs.push(buf);
+        }
+    }
+}
+
+/// What a connection step needs from the reactor, borrowed for the step.
+pub struct Ctx<'a> {
+    pub app: &'a Arc<App>,
+    pub limits: &'a Limits,
+    /// The cached Date header value.
+    pub date: &'a str,
+    pub ids: &'a mut IdGen,
+    pub bufs: &'a mut BufPool,
+    /// When the server started (for /health).
+    pub started: Instant,
+    pub access_log: bool,
+}
+
+/// What the reactor must do after a step.
+pub enum Next {
+    /// Nothing until the socket or a worker says more.
+    Wait,
+    /// Hand this request to the pool.
+    Submit(Work),
+    /// Close the connection now.
+    Close,
+}
+
+/// A request ready to run, missing only the connection's key and serial (the reactor's).
+pub struct Work {
+    pub app: Arc<App>,
+    pub route: usize,
+    pub input: RequestInput,
+    pub request_id: String,
+}
+
+/// What the server remembers about the request in flight, to frame and log its answer.
+#[derive(Debug)]
+struct Meta {
+    request_id: String,
+    method: String,
+    path: String,
+    head_only: bool,
+    /// Send `Connection: close` and close after this answer.
+    close: bool,
+    keep_alive_10: bool,
+    started: Instant,
+}
+
+/// A request whose body is still arriving.
+struct Pending {
+    meta: Meta,
+    work: Work,
+}
+
+/// What the connection waits for.
+enum Phase {
+    /// Between requests: nothing of the next head has arrived.
+    Idle,
+    /// Part of a head has arrived.
+    Head,
+    /// The head was admitted; the body is arriving.
+    Body {
+        decoder: BodyDecoder,
+        pending: Box<Pending>,
+    },
+    /// A worker runs the handler.
+    Running(Box<Meta>),
+    /// An answer is being written; then close, or go back to `Idle`.
+    Writing { close_after: bool },
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Idle => "waiting for a request",
+            Phase::Head => "reading request head",
+            Phase::Body { .. } => "reading request body",
+            Phase::Running(_) => "running handler",
+            Phase::Writing { close_after: false } => "writing response",
+            Phase::Writing { close_after: true } => "writing final response",
+        })
+    }
+}
+
+/// One client connection.
+pub struct Conn {
+    /// Distinguishes this connection from earlier ones in the same slab slot.
+    pub serial: u64,
+    pub peer: Option<SocketAddr>,
+    phase: Phase,
+    /// Input bytes live in `inbuf[in_start..in_end]`; the buffer is initialised to its full
+    /// length so reads need no unsafe. Empty (no allocation) while nothing is buffered.
+    inbuf: Vec<u8>,
+    in_start: usize,
+    in_end: usize,
+    /// Output bytes live in `outbuf[out_pos..]`.
+    outbuf: Vec<u8>,
+    out_pos: usize,
+    /// Edge-triggered readiness not yet consumed (sozu's `Readiness.event`).
+    pub readable: bool,
+    pub writable: bool,
+    /// The last event said the peer closed its side: keep reading past a short read so the
+    /// end-of-file is seen.
+    pub read_closed: bool,
+    /// We have read end-of-file.
+    peer_closed: bool,
+    /// Requests whose heads were parsed on this connection.
+    requests: u64,
+}
+
+impl Conn {
+    pub fn new(serial: u64, peer: Option<SocketAddr>) -> Conn {
+        Conn {
+            serial,
+            peer,
+            phase: Phase::Idle,
+            inbuf: Vec::new(),
+            in_start: 0,
+            in_end: 0,
+            outbuf: Vec::new(),
+            out_pos: 0,
+            readable: false,
+            writable: false,
+            read_closed: false,
+            peer_closed: false,
+            requests: 0,
+        }
+    }
+
+    /// What the connection waits for, for logs.
+    pub fn phase(&self) -> String {
+        self.phase.to_string()
+    }
+
+    pub fn has_output(&self) -> bool {
+        self.out_pos < self.outbuf.len()
+    }
+
+    /// Reading is pointless once the peer closed or the final answer is queued.
+    pub fn wants_read(&self) -> bool {
+        !self.peer_closed && !matches!(self.phase, Phase::Writing { close_after: true })
+    }
+
+    /// A request is in flight at a worker.
+    pub fn is_running(&self) -> bool {
+        matches!(self.phase, Phase::Running(_))
+    }
+
+    /// Returns the buffers to the pool (the connection is being closed).
+    pub fn release(&mut self, bufs: &mut BufPool) {
+        if !self.inbuf.is_empty() {
+            bufs.put_input(std::mem::take(&mut self.inbuf));
+        }
+        if self.outbuf.capacity() > 0 {
+            bufs.put_output(std::mem::take(&mut self.outbuf));
+        }
+        self.in_start = 0;
+        self.in_end = 0;
+        self.out_pos = 0;
+    }
+
+    /// Reads what the socket has, up to the buffer's room. A read shorter than the room means
+    /// the socket is drained (one read per request in the common case), unless the peer has
+    /// closed, when we read on to see the end-of-file. Returns the bytes read.
+    pub fn read_from<R: Read>(&mut self, src: &mut R, ctx: &mut Ctx<'_>) -> io::Result<usize> {
+        let mut total = 0;
+        while self.wants_read() {
+            if self.inbuf.is_empty() {
+                self.inbuf = ctx.bufs.get_input();
+            }
+            if self.in_end == self.inbuf.len() && !self.make_room(ctx.limits) {
+                // Full: leave `readable` set so the reactor reads again once we consumed.
+                break;
+            }
+            let room = self.inbuf.len() - self.in_end;
+            match src.read(&mut self.inbuf[self.in_end..]) {
+                Ok(0) => {
+                    self.peer_closed = true;
+                    self.readable = false;
+                    break;
+                }
+                Ok(n) => {
+                    self.in_end += n;
+                    total += n;
+                    if n < room && !self.read_closed {
+                        self.readable = false;
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.release_empty_input(ctx.bufs);
+        Ok(total)
+    }
+
+    /// Compacts the buffer, or grows it while a head up to the cap is arriving. False = full.
+    fn make_room(&mut self, limits: &Limits) -> bool {
+        if self.in_start > 0 {
+            self.inbuf.copy_within(self.in_start..self.in_end, 0);
+            self.in_end -= self.in_start;
+            self.in_start = 0;
+            return true;
+        }
+        // One byte over the cap lets parse_head see that the cap was exceeded (431).
+        let head_cap = limits.max_header_bytes.saturating_add(1);
+        if matches!(self.phase, Phase::Idle | Phase::Head) && self.inbuf.len() < head_cap {
+            let grown = self.inbuf.len().saturating_mul(2).min(head_cap);
+            self.inbuf.resize(grown, 0);
+            return true;
+        }
+        false
+    }
+
+    fn release_empty_input(&mut self, bufs: &mut BufPool) {
+        if self.in_start == self.in_end {
+            self.in_start = 0;
+            self.in_end = 0;
+            if !self.inbuf.is_empty() {
+                bufs.put_input(std::mem::take(&mut self.inbuf));
+            }
+        }
+    }
+
+    /// Writes pending output until done or the socket would block.
+    pub fn write_to<W: Write>(&mut self, dst: &mut W, bufs: &mut BufPool) -> io::Result<()> {
+        while self.out_pos < self.outbuf.len() {
+            match dst.write(&self.outbuf[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.out_pos = 0;
+        bufs.put_output(std::mem::take(&mut self.outbuf));
+        Ok(())
+    }
+
+    /// Acts on what is buffered: parses heads, answers what the server answers itself, decodes
+    /// bodies, and hands a complete request out. Loops until it must wait.
+    pub fn advance(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        loop {
+            match &mut self.phase {
+                Phase::Writing { close_after } => {
+                    if self.out_pos < self.outbuf.len() {
+                        return Next::Wait;
+                    }
+                    if *close_after {
+                        return Next::Close;
+                    }
+                    self.phase = Phase::Idle;
+                }
+                Phase::Running(_) => return Next::Wait,
+                Phase::Idle | Phase::Head => {
+                    if self.in_start == self.in_end {
+                        self.phase = Phase::Idle;
+                        self.release_empty_input(ctx.bufs);
+                        return if self.peer_closed {
+                            Next::Close
+                        } else {
+                            Next::Wait
+                        };
+                    }
+                    match http::parse_head(&self.inbuf[self.in_start..self.in_end], ctx.limits) {
+                        Ok(Parsed::Partial) => {
+                            // A head cut short by end-of-file can never complete: close quietly.
+                            if self.peer_closed {
+                                return Next::Close;
+                            }
+                            self.phase = Phase::Head;
+                            return Next::Wait;
+                        }
+                        Err(reject) => {
+                            log::debug!("conn {}: {reject}", self.serial);
+                            let meta = self.bare_meta(ctx);
+                            self.in_start = self.in_end;
+                            self.answer_error(reject.status(), &reject.to_string(), &[], meta, ctx);
+                        }
+                        Ok(Parsed::Complete(head, used)) => {
+                            self.in_start += used;
+                            self.requests += 1;
+                            if let Some(next) = self.admit(head, ctx) {
+                                return next;
+                            }
+                        }
+                    }
+                }
+                Phase::Body { decoder, pending } => {
+                    let input = &self.inbuf[self.in_start..self.in_end];
+                    match decoder.decode(
+                        input,
+                        &mut pending.work.input.body,
+                        ctx.limits.max_body_bytes,
+                    ) {
+                        Ok((used, Decoded::Done)) => {
+                            self.in_start += used;
+                            let Phase::Body { pending, .. } =
+                                std::mem::replace(&mut self.phase, Phase::Idle)
+                            else {
+                                unreachable!("matched Body above");
+                            };
+                            let Pending { meta, work } = *pending;
+                            self.phase = Phase::Running(Box::new(meta));
+                            self.release_empty_input(ctx.bufs);
+                            return Next::Submit(work);
+                        }
+                        Ok((used, Decoded::Partial)) => {
+                            self.in_start += used;
+                            self.release_empty_input(ctx.bufs);
+                            return if self.peer_closed {
+                                Next::Close
+                            } else {
+                                Next::Wait
+                            };
+                        }
+                        Err(e) => {
+                            let Phase::Body { pending, .. } =
+                                std::mem::replace(&mut self.phase, Phase::Idle)
+                            else {
+                                unreachable!("matched Body above");
+                            };
+                            let mut meta = pending.meta;
+                            // The rest of the body cannot be framed: nothing after it can be read.
+                            meta.close = true;
+                            self.in_start = self.in_end;
+                            self.answer_error(e.status(), &e.to_string(), &[], meta, ctx);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Order of admission on the head (SERVER.md): server-owned endpoints, route (404, 405,
+    /// OPTIONS), declared body over the cap (413), `Expect`. Returns Some when the step must
+    /// return to the reactor; None to keep advancing (an answer was queued or a body is due).
+    fn admit(&mut self, head: Head, ctx: &mut Ctx<'_>) -> Option<Next> {
+        let keepalive_exhausted =
+            ctx.limits.keepalive_requests != 0 && self.requests >= ctx.limits.keepalive_requests;
+        let mut meta = Meta {
+            request_id: head.request_id.clone().unwrap_or_else(|| ctx.ids.next_id()),
+            method: head.method.clone(),
+            path: head.path.clone(),
+            head_only: head.method.eq_ignore_ascii_case("HEAD"),
+            close: !head.keep_alive || keepalive_exhausted || self.peer_closed,
+            keep_alive_10: head.minor_version == 0 && head.keep_alive,
+            started: Instant::now(),
+        };
+        // A body we will not read (an answer before it) leaves the stream unframed.
+        let has_body = match head.framing {
+            Framing::None | Framing::Length(0) => false,
+            Framing::Length(_) | Framing::Chunked => true,
+        };
+        let segments = router::split_path(&head.path);
+
+        if let Some(endpoint) = server_endpoint(&segments) {
+            if has_body {
+                meta.close = true;
+            }
+            if !(head.method == "GET" || head.method == "HEAD") {
+                self.answer_error(
+                    405,
+                    "method not allowed",
+                    &[("Allow", "GET, HEAD")],
+                    meta,
+                    ctx,
+                );
+                return None;
+            }
+            let body = match endpoint {
+                Endpoint::Health => health_body(ctx.started.elapsed().as_secs()),
+                Endpoint::Ready => b"{\"status\":\"ready\"}".to_vec(),
+            };
+            self.answer(
+                200,
+                &[("Content-Type", "application/json")],
+                &[],
+                &body,
+                meta,
+                ctx,
+            );
+            return None;
+        }
+
+        let found = if head.asterisk {
+            Match::Options {
+                allow: ctx.app.router.allow_all(),
+            }
+        } else {
+            ctx.app.router.route(&head.method, &segments)
+        };
+        let (route, params) = match found {
+            Match::Found { route, params } => (route, params),
+            Match::NotFound => {
+                meta.close |= has_body;
+                self.answer_error(404, "not found", &[], meta, ctx);
+                return None;
+            }
+            Match::MethodNotAllowed { allow } => {
+                meta.close |= has_body;
+                self.answer_error(405, "method not allowed", &[("Allow", &allow)], meta, ctx);
+                return None;
+            }
+            Match::Options { allow } => {
+                meta.close |= has_body;
+                self.answer(204, &[("Allow", &allow)], &[], b"", meta, ctx);
+                return None;
+            }
+        };
+        drop(segments);
+
+        if let Framing::Length(n) = head.framing {
+            if n > ctx.limits.max_body_bytes as u64 {
+                meta.close = true;
+                let limit = ctx.limits.max_body_bytes;
+                self.answer_error(
+                    413,
+                    &format!("request body too large (limit is {limit} bytes)"),
+                    &[],
+                    meta,
+                    ctx,
+                );
+                return None;
+            }
+        }
+        match head.expect {
+            Expect::Other => {
+                meta.close |= has_body;
+                self.answer_error(417, "expectation failed", &[], meta, ctx);
+                return None;
+            }
+            Expect::Continue if has_body => {
+                // RFC 9110 §10.1.1: admitted, so invite the body.
+                self.queue_output(b"HTTP/1.1 100 Continue\r\n\r\n", ctx.bufs);
+            }
+            Expect::Continue | Expect::None => {}
+        }
+
+        let work = Work {
+            app: Arc::clone(ctx.app),
+            route,
+            request_id: meta.request_id.clone(),
+            input: RequestInput {
+                method: head.method,
+                path: head.path,
+                query: head.query,
+                headers: head.headers,
+                body: Vec::new(),
+                params,
+            },
+        };
+        let decoder = match head.framing {
+            Framing::Length(n) if n > 0 => BodyDecoder::length(n),
+            Framing::Chunked => BodyDecoder::chunked(),
+            Framing::None | Framing::Length(_) => {
+                self.phase = Phase::Running(Box::new(meta));
+                return Some(Next::Submit(work));
+            }
+        };
+        self.phase = Phase::Body {
+            decoder,
+            pending: Box::new(Pending { meta, work }),
+        };
+        None
+    }
+
+    /// A worker finished this connection's request.
+    pub fn on_done(&mut self, outcome: JobOutcome, ctx: &mut Ctx<'_>) {
+        let Phase::Running(meta) = std::mem::replace(&mut self.phase, Phase::Idle) else {
+            log::error!("conn {}: completion while {}", self.serial, self.phase);
+            return;
+        };
+        let meta = *meta;
+        match outcome {
+            JobOutcome::Response(r) => self.answer(r.status, &[], &r.headers, &r.body, meta, ctx),
+            JobOutcome::NoContent => self.answer(204, &[], &[], b"", meta, ctx),
+            JobOutcome::Failed {
+                status: 503,
+                message,
+            } => self.answer_error(503, &message, &[("Retry-After", "1")], meta, ctx),
+            JobOutcome::Failed { status, message } => {
+                self.answer_error(status, &message, &[], meta, ctx)
+            }
+        }
+    }
+
+    /// The pool's queue was full for the request just handed out: 503, answered here.
+    pub fn on_busy(&mut self, ctx: &mut Ctx<'_>) {
+        let Phase::Running(meta) = std::mem::replace(&mut self.phase, Phase::Idle) else {
+            return;
+        };
+        self.answer_error(
+            503,
+            "server overloaded, retry later",
+            &[("Retry-After", "1")],
+            *meta,
+            ctx,
+        );
+    }
+
+    /// Meta for an answer to a head we could not parse: always the last on this connection.
+    fn bare_meta(&self, ctx: &mut Ctx<'_>) -> Meta {
+        Meta {
+            request_id: ctx.ids.next_id(),
+            method: "-".to_owned(),
+            path: "-".to_owned(),
+            head_only: false,
+            close: true,
+            keep_alive_10: false,
+            started: Instant::now(),
+        }
+    }
+
+    fn answer_error(
+        &mut self,
+        status: u16,
+        message: &str,
+        extra: &[(&str, &str)],
+        meta: Meta,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let body = response::error_body(status, message, &meta.request_id);
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(extra.len() + 1);
+        headers.push(("Content-Type", "application/json"));
+        headers.extend_from_slice(extra);
+        self.answer(status, &headers, &[], &body, meta, ctx);
+    }
+
+    /// Frames an answer into the output buffer and moves to `Writing`.
+    fn answer(
+        &mut self,
+        status: u16,
+        server_headers: &[(&str, &str)],
+        handler_headers: &[(String, String)],
+        body: &[u8],
+        meta: Meta,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let close = meta.close || self.peer_closed;
+        if self.outbuf.capacity() == 0 {
+            self.outbuf = ctx.bufs.get_output();
+        }
+        let before = self.outbuf.len();
+        let framing = response::Framing {
+            request_id: &meta.request_id,
+            date: ctx.date,
+            close,
+            keep_alive_10: meta.keep_alive_10,
+            head: meta.head_only,
+        };
+        response::encode(
+            &mut self.outbuf,
+            status,
+            server_headers,
+            handler_headers,
+            body,
+            &framing,
+        );
+        if ctx.access_log {
+            let remote: Cow<'_, str> = match self.peer {
+                Some(p) => Cow::Owned(p.to_string()),
+                None => Cow::Borrowed("-"),
+            };
+            log::info!(
+                target: "access",
+                "{} {} \"{} {}\" {} {} {}us",
+                meta.request_id,
+                remote,
+                meta.method,
+                meta.path,
+                status,
+                self.outbuf.len() - before,
+                meta.started.elapsed().as_micros()
+            );
+        }
+        self.phase = Phase::Writing { close_after: close };
+    }
+
+    fn queue_output(&mut self, bytes: &[u8], bufs: &mut BufPool) {
+        if self.outbuf.capacity() == 0 {
+            self.outbuf = bufs.get_output();
+        }
+        self.outbuf.extend_from_slice(bytes);
+    }
+}
+
+enum Endpoint {
+    Health,
+    Ready,
+}
+
+/// SERVER.md: matched after normalisation (`/health/` counts), before any app route.
+fn server_endpoint(segments: &[Cow<'_, str>]) -> Option<Endpoint> {
+    match segments {
+        [one] if one == "health" => Some(Endpoint::Health),
+        [one] if one == "ready" => Some(Endpoint::Ready),
+        _ => None,
+    }
+}
+
+/// `{"status":"healthy","uptime":"3h02m07s","uptime_seconds":10927}`.
+fn health_body(secs: u64) -> Vec<u8> {
+    format!(
+        "{{\"status\":\"healthy\",\"uptime\":\"{}h{:02}m{:02}s\",\"uptime_seconds\":{secs}}}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::ast::Segment;
+    use crate::lang::chunk::RouteInfo;
+    use crate::lang::{Program, Response};
+    use crate::server::router::Router;
+
+    fn route(method: &str, path: &str) -> RouteInfo {
+        let segments = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| match s.strip_prefix(':') {
+                Some(p) => Segment::Param(p.to_owned()),
+                None => Segment::Literal(s.to_owned()),
+            })
+            .collect();
+        RouteInfo {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            segments,
+            file: Arc::from("t.qmz"),
+            line: 1,
+        }
+    }
+
+    struct Harness {
+        app: Arc<App>,
+        limits: Limits,
+        ids: IdGen,
+        bufs: BufPool,
+        started: Instant,
+    }
+
+    impl Harness {
+        fn new(limits: Limits) -> Harness {
+            let routes = [
+                route("GET", "/gst/:amount"),
+                route("POST", "/echo"),
+                route("GET", "/"),
+            ];
+            let app = App {
+                program: Program::default(),
+                router: Router::new(&routes),
+                origin: "t".into(),
+            };
+            Harness {
+                app: Arc::new(app),
+                limits,
+                ids: IdGen::default(),
+                bufs: BufPool::default(),
+                started: Instant::now(),
+            }
+        }
+
+        fn ctx(&mut self) -> Ctx<'_> {
+            Ctx {
+                app: &self.app,
+                limits: &self.limits,
+                date: "Thu, 01 Jan 1970 00:00:00 GMT",
+                ids: &mut self.ids,
+                bufs: &mut self.bufs,
+                started: self.started,
+                access_log: false,
+            }
+        }
+    }
+
+    /// A fake socket: reads come from `input` in pieces of `step` bytes, then WouldBlock
+    /// (or end-of-file when `eof`); writes go to `output`.
+    struct Pipe {
+        input: Vec<u8>,
+        pos: usize,
+        step: usize,
+        eof: bool,
+        output: Vec<u8>,
+    }
+
+    impl Read for Pipe {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.input.len() {
+                return if self.eof {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            }
+            let n = self.step.min(buf.len()).min(self.input.len() - self.pos);
+            buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Pipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.output.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Drives a connection the way the reactor does, answering each submitted job with
+    /// `answer(work)`; returns everything written and whether it closed.
+    fn drive(
+        h: &mut Harness,
+        input: &[u8],
+        step: usize,
+        eof: bool,
+        answer: &dyn Fn(&Work) -> JobOutcome,
+    ) -> (String, bool) {
+        let mut pipe = Pipe {
+            input: input.to_vec(),
+            pos: 0,
+            step,
+            eof,
+            output: Vec::new(),
+        };
+        let mut conn = Conn::new(1, None);
+        conn.writable = true;
+        for _ in 0..100_000 {
+            conn.readable = true;
+            let mut ctx = h.ctx();
+            if conn.has_output() {
+                conn.write_to(&mut pipe, ctx.bufs).unwrap();
+            }
+            conn.read_from(&mut pipe, &mut ctx).unwrap();
+            match conn.advance(&mut ctx) {
+                Next::Close => {
+                    conn.release(ctx.bufs);
+                    return (String::from_utf8_lossy(&pipe.output).into_owned(), true);
+                }
+                Next::Submit(work) => {
+                    let outcome = answer(&work);
+                    conn.on_done(outcome, &mut ctx);
+                }
+                Next::Wait => {
+                    if !conn.has_output()
+                        && pipe.pos == pipe.input.len()
+                        && (!eof || conn.peer_closed)
+                    {
+                        return (String::from_utf8_lossy(&pipe.output).into_owned(), false);
+                    }
+                }
+            }
+        }
+        panic!("connection never settled");
+    }
+
+    fn ok(work: &Work) -> JobOutcome {
+        let body = format!(
+            "{}|{:?}|{}",
+            work.input.path,
+            work.input.params,
+            String::from_utf8_lossy(&work.input.body)
+        );
+        JobOutcome::Response(Response {
+            status: 200,
+            body: body.into_bytes(),
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+        })
+    }
+
+    fn count(haystack: &str, needle: &str) -> usize {
+        haystack.matches(needle).count()
+    }
+
+    #[test]
+    fn get_in_any_split() {
+        let req = b"GET /gst/1000?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
+        for step in [1, 2, 5, 1000] {
+            let mut h = Harness::new(Limits::default());
+            let (out, closed) = drive(&mut h, req, step, false, &ok);
+            assert!(!closed);
+            assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+            assert!(
+                out.ends_with("/gst/1000|[(\"amount\", \"1000\")]|"),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn pipelined_answers_in_order() {
+        let mut wire = Vec::new();
+        for i in 0..10 {
+            wire.extend_from_slice(format!("GET /gst/{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        }
+        let mut h = Harness::new(Limits::default());
+        let (out, _) = drive(&mut h, &wire, 1000, false, &ok);
+        assert_eq!(count(&out, "HTTP/1.1 200 OK"), 10);
+        let positions: Vec<usize> = (0..10)
+            .map(|i| out.find(&format!("/gst/{i}|")).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{out}");
+    }
+
+    #[test]
+    fn bodies_chunked_and_length() {
+        let mut h = Harness::new(Limits::default());
+        let wire = b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nwxyz";
+        for step in [1, 3, 1000] {
+            let (out, _) = drive(&mut h, wire, step, false, &ok);
+            assert!(
+                out.contains("|[]|abc") && out.ends_with("|[]|wxyz"),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn server_answers_and_keeps_alive() {
+        let mut h = Harness::new(Limits::default());
+        let wire = b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\nDELETE /echo HTTP/1.1\r\nHost: a\r\n\r\nOPTIONS /echo HTTP/1.1\r\nHost: a\r\n\r\nGET /health/ HTTP/1.1\r\nHost: a\r\n\r\nHEAD /gst/5 HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (out, closed) = drive(&mut h, wire, 1000, false, &ok);
+        assert!(!closed);
+        assert!(out.contains("HTTP/1.1 404 Not Found\r\n"));
+        assert!(
+            out.contains("HTTP/1.1 405 Method Not Allowed\r\n")
+                && out.contains("Allow: POST, OPTIONS\r\n")
+        );
+        assert!(out.contains("HTTP/1.1 204 No Content\r\n"));
+        assert!(out.contains("\"status\":\"healthy\""));
+        // HEAD: the GET's length, no body.
+        let get_body = "/gst/5|[(\"amount\", \"5\")]|";
+        let last = &out[out.rfind("HTTP/1.1").unwrap()..];
+        assert!(
+            last.contains(&format!("Content-Length: {}\r\n", get_body.len())),
+            "{last}"
+        );
+        assert!(last.ends_with("\r\n\r\n"), "{last}");
+    }
+
+    #[test]
+    fn http10_closes_unless_keep_alive() {
+        let mut h = Harness::new(Limits::default());
+        let (out, closed) = drive(
+            &mut h,
+            b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+            1000,
+            false,
+            &ok,
+        );
+        assert!(closed);
+        assert_eq!(count(&out, "HTTP/1.1 200"), 1);
+        assert!(out.contains("Connection: close\r\n"));
+        let (out, closed) = drive(
+            &mut h,
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            1000,
+            false,
+            &ok,
+        );
+        assert!(!closed);
+        assert!(out.contains("Connection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn errors_close() {
+        let mut h = Harness::new(Limits {
+            max_body_bytes: 3,
+            ..Limits::default()
+        });
+        let (out, closed) = drive(
+            &mut h,
+            b"GARBAGE\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            1000,
+            false,
+            &ok,
+        );
+        assert!(
+            closed && out.starts_with("HTTP/1.1 400 ") && count(&out, "HTTP/1.1") == 1,
+            "{out}"
+        );
+        let (out, closed) = drive(
+            &mut h,
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nwxyz",
+            1000,
+            false,
+            &ok,
+        );
+        assert!(closed && out.starts_with("HTTP/1.1 413 "), "{out}");
+        let (out, closed) =
+            drive(&mut h, b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n", 1, false, &ok);
+        assert!(closed && out.starts_with("HTTP/1.1 413 "), "{out}");
+        let (out, closed) = drive(
+            &mut h,
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            1,
+            false,
+            &ok,
+        );
+        assert!(closed && out.starts_with("HTTP/1.1 400 "), "{out}");
+    }
+
+    #[test]
+    fn head_too_large_is_431() {
+        let mut h = Harness::new(Limits {
+            max_header_bytes: 100,
+            ..Limits::default()
+        });
+        let wire = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+            "y".repeat(200)
+        );
+        let (out, closed) = drive(&mut h, wire.as_bytes(), 7, false, &ok);
+        assert!(closed && out.starts_with("HTTP/1.1 431 "), "{out}");
+        // A head larger than one pool buffer but under the cap is fine.
+        let mut h = Harness::new(Limits {
+            max_header_bytes: 64 << 10,
+            ..Limits::default()
+        });
+        let wire = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+            "y".repeat(40 << 10)
+        );
+        let (out, closed) = drive(&mut h, wire.as_bytes(), 4096, false, &ok);
+        assert!(!closed && out.starts_with("HTTP/1.1 200 "), "{out}");
+    }
+
+    #[test]
+    fn expect_continue() {
+        let mut h = Harness::new(Limits::default());
+        let wire = b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi";
+        let (out, _) = drive(&mut h, wire, 1000, false, &ok);
+        assert!(
+            out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
+            "{out}"
+        );
+        let wire =
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: bogus\r\nContent-Length: 2\r\n\r\nhi";
+        let (out, closed) = drive(&mut h, wire, 1000, false, &ok);
+        assert!(closed && out.starts_with("HTTP/1.1 417 "), "{out}");
+    }
+
+    #[test]
+    fn eof_after_request_still_answers_then_closes() {
+        let mut h = Harness::new(Limits::default());
+        let (out, closed) = drive(
+            &mut h,
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            1000,
+            true,
+            &ok,
+        );
+        assert!(closed && out.starts_with("HTTP/1.1 200 "), "{out}");
+        let (out, closed) = drive(&mut h, b"GET / HTTP/1.1\r\nHo", 1000, true, &ok);
+        assert!(closed && out.is_empty());
+    }
+
+    #[test]
+    fn keepalive_requests_limit() {
+        let mut h = Harness::new(Limits {
+            keepalive_requests: 2,
+            ..Limits::default()
+        });
+        let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (out, closed) = drive(&mut h, wire, 1000, false, &ok);
+        assert!(closed);
+        assert_eq!(count(&out, "HTTP/1.1 200"), 2);
+        assert_eq!(count(&out, "Connection: close"), 1);
+    }
+
+    #[test]
+    fn handler_failures_map_to_status() {
+        let mut h = Harness::new(Limits::default());
+        let fail = |_: &Work| JobOutcome::Failed {
+            status: 500,
+            message: "line 1, column 2: division by zero".into(),
+        };
+        let (out, closed) = drive(
+            &mut h,
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: my-id\r\n\r\n",
+            1000,
+            false,
+            &fail,
+        );
+        assert!(!closed);
+        assert!(out.contains(r#"{"error":"line 1, column 2: division by zero","status":500,"request_id":"my-id"}"#), "{out}");
+        let busy = |_: &Work| JobOutcome::Failed {
+            status: 503,
+            message: "waited".into(),
+        };
+        let (out, _) = drive(
+            &mut h,
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            1000,
+            false,
+            &busy,
+        );
+        assert!(out.contains("Retry-After: 1\r\n"), "{out}");
+        let none = |_: &Work| JobOutcome::NoContent;
+        let (out, _) = drive(
+            &mut h,
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            1000,
+            false,
+            &none,
+        );
+        assert!(
+            out.starts_with("HTTP/1.1 204 No Content\r\n") && !out.contains("Content-Length"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut seed = 0x1234_5678_u64;
+        let alphabet = b"GET /:%0aAzHTP1.\r\n: chunked0;Content-Length\x00\xff";
+        for _ in 0..300 {
+            let mut wire =
+                b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            for _ in 0..64 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                wire.push(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            let mut h = Harness::new(Limits::default());
+            let _ = drive(
+                &mut h,
+                &wire,
+                (seed % 7 + 1) as usize,
+                seed.is_multiple_of(2),
+                &ok,
+            );
+        }
+    }
+}

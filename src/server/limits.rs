@@ -1,0 +1,75 @@
+//! `Limits`: every cap and budget the serving core enforces, with its default.
+//!
+//! Owns the `DEFAULT_*` constants that `config.rs` shows in `--help` and falls back to. It does
+//! not parse anything (config.rs) and enforces nothing itself (http.rs, body.rs, conn.rs,
+//! reactor.rs and pool.rs read the fields).
+
+use std::time::Duration;
+
+/// Open connections before the listener is paused (SERVER.md `--max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Requests on one connection before it is closed, so load balancers rebalance; 0 = unlimited.
+pub const DEFAULT_KEEPALIVE_REQUESTS: u64 = 10_000;
+/// Requests waiting for a worker before new ones get 503.
+pub const DEFAULT_QUEUE_DEPTH: usize = 1024;
+/// Wall time of one handler run (prelude included) → 504; also the longest a job may wait queued.
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(5);
+/// VM instructions per run; 0 = off, so the deadline governs.
+pub const DEFAULT_HANDLER_INSTRUCTIONS: u64 = 0;
+/// Live bytes of values one run may hold (64 MiB).
+pub const DEFAULT_HANDLER_MEMORY_BYTES: usize = 64 << 20;
+/// The whole request head, request line included (16 KiB) → 431.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 << 10;
+/// Header fields in one head → 431.
+pub const DEFAULT_MAX_HEADER_COUNT: usize = 100;
+/// The request target (8 KiB) → 414.
+pub const DEFAULT_MAX_URI_BYTES: usize = 8 << 10;
+/// A request body after de-chunking (1 MiB) → 413.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// File descriptors kept free beyond max-connections: listener, epoll, eventfd, logs, std streams.
+pub const SPARE_FDS: u64 = 64;
+
+/// The caps in force for one server; passed down by reference, never global.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// 0 = unlimited.
+    pub keepalive_requests: u64,
+    pub queue_depth: usize,
+    pub handler_timeout: Duration,
+    /// 0 = unlimited.
+    pub handler_instructions: u64,
+    pub handler_memory_bytes: usize,
+    pub max_header_bytes: usize,
+    pub max_header_count: usize,
+    pub max_uri_bytes: usize,
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            keepalive_requests: DEFAULT_KEEPALIVE_REQUESTS,
+            queue_depth: DEFAULT_QUEUE_DEPTH,
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+            handler_instructions: DEFAULT_HANDLER_INSTRUCTIONS,
+            handler_memory_bytes: DEFAULT_HANDLER_MEMORY_BYTES,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_header_count: DEFAULT_MAX_HEADER_COUNT,
+            max_uri_bytes: DEFAULT_MAX_URI_BYTES,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl Limits {
+    /// The VM budget of one request (SERVER.md `--handler-*`).
+    pub fn budget(&self) -> crate::lang::Budget {
+        crate::lang::Budget {
+            timeout: Some(self.handler_timeout),
+            max_instructions: self.handler_instructions,
+            max_memory_bytes: self.handler_memory_bytes,
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The worker pool: a fixed set of interpreter threads, a bounded job queue, the completion
+//! queue and the one `mio::Waker` that tells the reactor answers are ready.
+//!
+//! Owns running eTamil for requests (with fresh state, a `Budget`, and `catch_unwind` around
+//! every run) and the hand-off protocol: a worker is notified only when one is idle, a busy
+//! worker keeps taking jobs until the queue is empty, and the reactor is woken only when it is
+//! about to sleep (or asleep), so under load the hand-off costs no syscall per request. Workers
+//! never touch sockets; the reactor never runs eTamil.
+
+use std::collections::VecDeque;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::Waker;
+
+use crate::app::App;
+use crate::lang::{self, Budget, Limit, Outcome, Output, RequestInput, RuntimeErrorKind};
+
+/// Worker stacks: the VM's nesting limits (LANGUAGE.md 4.7: 200 source levels, 128 value levels,
+/// 256 calls) are sized to fit in 16 MiB; twice that leaves room for builtins' own frames.
+pub const WORKER_STACK_BYTES: usize = 32 << 20;
+
+/// One request for a worker: which app and route, the request, and where the answer goes.
+pub struct Job {
+    /// The slab key of the connection…
+    pub key: usize,
+    /// …and its serial, so an answer for a closed (or reused) slot is dropped.
+    pub serial: u64,
+    /// The app that was current when the head was parsed.
+    pub app: Arc<App>,
+    pub route: usize,
+    pub input: RequestInput,
+    pub request_id: String,
+    pub enqueued: Instant,
+}
+
+/// How a job ended, for the reactor to frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// `பதில்` ran.
+    Response(lang::Response),
+    /// The handler finished without `பதில்`: 204.
+    NoContent,
+    /// A status with a JSON error body (500 handler error, 504 deadline, 503 queued too long).
+    Failed { status: u16, message: String },
+}
+
+/// A finished job on its way back to the reactor.
+pub struct Completion {
+    pub key: usize,
+    pub serial: u64,
+    pub outcome: JobOutcome,
+}
+
+/// The queue is full: the job comes back so the reactor can answer 503.
+pub struct Busy(pub Box<Job>);
+
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Workers waiting on the condvar.
+    idle: usize,
+    /// Notifications sent and not yet consumed by a waking worker; we notify only while
+    /// `idle > wakeups`, so a burst of jobs wakes each sleeping worker once.
+    wakeups: usize,
+    stop: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    capacity: usize,
+    done: Mutex<Vec<Completion>>,
+    /// Set by the reactor just before it may block in poll; the first worker to swap it back
+    /// pays the one wake-up syscall.
+    reactor_asleep: AtomicBool,
+    waker: Waker,
+    budget: Budget,
+    /// Jobs being run right now (for /health and, later, metrics).
+    busy: AtomicUsize,
+}
+
+/// Handle to the pool, owned by the reactor.
+pub struct Pool {
+    shared: Arc<Shared>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// Mutex poisoning only means a thread panicked while holding the lock; the queues stay
+/// structurally valid, so keep going rather than take the server down.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Pool {
+    pub fn start(
+        workers: usize,
+        capacity: usize,
+        budget: Budget,
+        waker: Waker,
+    ) -> io::Result<Pool> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::with_capacity(capacity.min(4096)),
+                idle: 0,
+                wakeups: 0,
+                stop: false,
+            }),
+            ready: Condvar::new(),
+            capacity,
+            done: Mutex::new(Vec::with_capacity(256)),
+            reactor_asleep: AtomicBool::new(false),
+            waker,
+            budget,
+            busy: AtomicUsize::new(0),
+        });
+        let mut handles = Vec::with_capacity(workers);
+        for n in 0..workers.max(1) {
+            let s = Arc::clone(&shared);
+            let h = std::thread::Builder::new()
+                .name(format!("etamil-worker-{n}"))
+                .stack_size(WORKER_STACK_BYTES)
+                .spawn(move || worker(&s))?;
+            handles.push(h);
+        }
+        Ok(Pool {
+            shared,
+            workers: handles,
+        })
+    }
+
+    /// Queues a job, or gives it back when the queue is full.
+    pub fn try_submit(&self, job: Job) -> Result<(), Busy> {
+        let notify = {
+            let mut q = lock(&self.shared.queue);
+            if q.jobs.len() >= self.shared.capacity {
+                return Err(Busy(Box::new(job)));
+            }
+            q.jobs.push_back(job);
+            let notify = q.idle > q.wakeups;
+            if notify {
+                q.wakeups += 1;
+            }
+            notify
+        };
+        if notify {
+            self.shared.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Called by the reactor before it may block: returns true when completions are already
+    /// waiting (poll must not block). After this, a worker that finishes a job wakes it.
+    pub fn reactor_sleeping(&self) -> bool {
+        // SeqCst on both sides: either we see the worker's completion here, or the worker sees
+        // the flag and wakes us.
+        self.shared.reactor_asleep.store(true, Ordering::SeqCst);
+        !lock(&self.shared.done).is_empty()
+    }
+
+    pub fn reactor_awake(&self) {
+        self.shared.reactor_asleep.store(false, Ordering::SeqCst);
+    }
+
+    /// Moves every waiting completion into `into` (which should be empty), swapping buffers so
+    /// neither side allocates in the steady state.
+    pub fn take_completions(&self, into: &mut Vec<Completion>) {
+        let mut done = lock(&self.shared.done);
+        std::mem::swap(&mut *done, into);
+    }
+
+    /// Jobs waiting for a worker.
+    pub fn queued(&self) -> usize {
+        lock(&self.shared.queue).jobs.len()
+    }
+
+    /// Jobs running right now.
+    pub fn busy(&self) -> usize {
+        self.shared.busy.load(Ordering::Relaxed)
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Lets the workers finish what is queued, then joins them.
+    pub fn shutdown(self) {
+        lock(&self.shared.queue).stop = true;
+        self.shared.ready.notify_all();
+        for h in self.workers {
+            let _ = h.join();
+        }
+    }
+}
+
+fn worker(shared: &Shared) {
+    loop {
+        let job = {
+            let mut q = lock(&shared.queue);
+            loop {
+                if let Some(job) = q.jobs.pop_front() {
+                    break job;
+                }
+                if q.stop {
+                    return;
+                }
+                q.idle += 1;
+                q = shared.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                q.idle -= 1;
+                q.wakeups = q.wakeups.saturating_sub(1);
+            }
+        };
+        shared.busy.fetch_add(1, Ordering::Relaxed);
+        let outcome = run_job(&job, &shared.budget);
+        shared.busy.fetch_sub(1, Ordering::Relaxed);
+        lock(&shared.done).push(Completion {
+            key: job.key,
+            serial: job.serial,
+            outcome,
+        });
+        if shared.reactor_asleep.swap(false, Ordering::SeqCst) {
+            if let Err(e) = shared.waker.wake() {
+                log::error!("cannot wake the reactor: {e}");
+            }
+        }
+        // `job` (its body, its app Arc) is dropped here, off the reactor thread.
+    }
+}
+
+/// `அச்சு` in serve mode goes to the log with the request id (LANGUAGE.md 10.3).
+struct PrintToLog<'a>(&'a str);
+
+impl Output for PrintToLog<'_> {
+    fn print(&mut self, line: &str) {
+        log::info!(target: "etamil::print", "{} {}", self.0, line);
+    }
+}
+
+/// Runs one job to an outcome; never panics outward.
+pub fn run_job(job: &Job, budget: &Budget) -> JobOutcome {
+    let timeout = budget.timeout.unwrap_or(Duration::MAX);
+    if job.enqueued.elapsed() > timeout {
+        // SERVER.md: a job still queued past the deadline is not run.
+        return JobOutcome::Failed {
+            status: 503,
+            message: "server overloaded: request waited too long".to_owned(),
+        };
+    }
+    let mut out = PrintToLog(&job.request_id);
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        lang::vm::run_route(&job.app.program, job.route, &job.input, &mut out, budget)
+    }));
+    match run {
+        Ok(Ok(Outcome::Response(r))) => JobOutcome::Response(r),
+        Ok(Ok(Outcome::Finished)) => JobOutcome::NoContent,
+        Ok(Ok(Outcome::Exit(_))) => {
+            // The VM reports வெளியேறு in serve mode as an error; this is only belt and braces.
+            JobOutcome::Failed {
+                status: 500,
+                message: "exit is not allowed in a request handler".to_owned(),
+            }
+        }
+        Ok(Err(e)) => {
+            let status = if e.kind == RuntimeErrorKind::Limit(Limit::Deadline) {
+                504
+            } else {
+                500
+            };
+            let message = e.message();
+            log::warn!("{} handler error ({status}): {message}", job.request_id);
+            JobOutcome::Failed { status, message }
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log::error!("{} handler panicked: {what}", job.request_id);
+            JobOutcome::Failed {
+                status: 500,
+                message: "internal error".to_owned(),
+            }
+        }
+    }
+}

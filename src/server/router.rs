@@ -1,0 +1,309 @@
+//! (method, path) → route: the app's `வழி` table, built once (LANGUAGE.md 10.1–10.2).
+//!
+//! Owns path splitting and percent-decoding of segments, `:name` parameters, the exact-then-
+//! source-order rule, HEAD → GET fallback, and the `Allow` lists for 405 and OPTIONS. It does not
+//! know the server-owned endpoints (conn.rs answers those first) or run anything.
+
+use std::borrow::Cow;
+
+use crate::lang::ast::Segment;
+use crate::lang::chunk::RouteInfo;
+
+/// Method order for `Allow`: the common ones first, then any others in source order.
+const CANONICAL: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+#[derive(Clone, Debug)]
+struct Entry {
+    method: String,
+    segments: Vec<Segment>,
+    /// No parameters: the pattern can only equal the path exactly.
+    exact: bool,
+}
+
+/// The routing table of one app.
+#[derive(Clone, Debug, Default)]
+pub struct Router {
+    entries: Vec<Entry>,
+}
+
+/// What routing decided for one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Match {
+    /// Run route `route` (its index in `Program::routes()`), with decoded parameters.
+    Found {
+        route: usize,
+        params: Vec<(String, String)>,
+    },
+    /// No route has this path under any method.
+    NotFound,
+    /// The path exists under other methods.
+    MethodNotAllowed { allow: String },
+    /// OPTIONS with no OPTIONS route: answered by the server with `Allow`.
+    Options { allow: String },
+}
+
+impl Router {
+    pub fn new(routes: &[RouteInfo]) -> Router {
+        let entries = routes
+            .iter()
+            .map(|r| Entry {
+                method: r.method.to_ascii_uppercase(),
+                segments: r.segments.clone(),
+                exact: r.segments.iter().all(|s| matches!(s, Segment::Literal(_))),
+            })
+            .collect();
+        Router { entries }
+    }
+
+    /// Routes a request whose path has been split by `split_path`.
+    pub fn route(&self, method: &str, path: &[Cow<'_, str>]) -> Match {
+        if let Some(found) = self.find(method, path) {
+            return found;
+        }
+        // RFC 9110 §9.3.2: HEAD is GET without the body, unless the app says otherwise.
+        if method.eq_ignore_ascii_case("HEAD") {
+            if let Some(found) = self.find("GET", path) {
+                return found;
+            }
+        }
+        let allow = self.allow(path);
+        if allow.is_empty() {
+            return Match::NotFound;
+        }
+        if method.eq_ignore_ascii_case("OPTIONS") {
+            Match::Options { allow }
+        } else {
+            Match::MethodNotAllowed { allow }
+        }
+    }
+
+    fn find(&self, method: &str, path: &[Cow<'_, str>]) -> Option<Match> {
+        let mut first: Option<usize> = None;
+        for (i, e) in self.entries.iter().enumerate() {
+            if !e.method.eq_ignore_ascii_case(method) || !matches(&e.segments, path) {
+                continue;
+            }
+            if e.exact {
+                first = Some(i);
+                break;
+            }
+            first.get_or_insert(i);
+        }
+        let route = first?;
+        let params = self.entries[route]
+            .segments
+            .iter()
+            .zip(path)
+            .filter_map(|(s, p)| match s {
+                Segment::Param(name) => Some((name.clone(), p.to_string())),
+                Segment::Literal(_) => None,
+            })
+            .collect();
+        Some(Match::Found { route, params })
+    }
+
+    /// `Allow` for a path: its methods, HEAD where GET exists, and OPTIONS; empty if none.
+    fn allow(&self, path: &[Cow<'_, str>]) -> String {
+        let methods: Vec<&str> = self
+            .entries
+            .iter()
+            .filter(|e| matches(&e.segments, path))
+            .map(|e| e.method.as_str())
+            .collect();
+        allow_list(&methods)
+    }
+
+    /// `Allow` for `OPTIONS *`: every method the app serves.
+    pub fn allow_all(&self) -> String {
+        let methods: Vec<&str> = self.entries.iter().map(|e| e.method.as_str()).collect();
+        if methods.is_empty() {
+            return "OPTIONS".to_owned();
+        }
+        allow_list(&methods)
+    }
+}
+
+fn allow_list(methods: &[&str]) -> String {
+    if methods.is_empty() {
+        return String::new();
+    }
+    let mut set: Vec<&str> = Vec::new();
+    let has = |m: &str| methods.contains(&m);
+    for &c in CANONICAL {
+        if has(c) || (c == "HEAD" && has("GET")) || c == "OPTIONS" {
+            set.push(c);
+        }
+    }
+    for &m in methods {
+        if !set.contains(&m) {
+            set.push(m);
+        }
+    }
+    set.join(", ")
+}
+
+fn matches(pattern: &[Segment], path: &[Cow<'_, str>]) -> bool {
+    pattern.len() == path.len()
+        && pattern.iter().zip(path).all(|(s, p)| match s {
+            Segment::Literal(l) => l == p,
+            Segment::Param(_) => true,
+        })
+}
+
+/// Splits a raw path on `/`, drops empty segments and percent-decodes each (LANGUAGE.md 10.2:
+/// `%XX` → byte, read as UTF-8 with U+FFFD; `+` stays `+`; a bad escape stays as written).
+pub fn split_path(path: &str) -> Vec<Cow<'_, str>> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect()
+}
+
+pub fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    match String::from_utf8_lossy(&out) {
+        Cow::Borrowed(b) => Cow::Owned(b.to_owned()),
+        Cow::Owned(o) => Cow::Owned(o),
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    pub(crate) fn route(method: &str, path: &str) -> RouteInfo {
+        let segments = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| match s.strip_prefix(':') {
+                Some(p) => Segment::Param(p.to_owned()),
+                None => Segment::Literal(s.to_owned()),
+            })
+            .collect();
+        RouteInfo {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            segments,
+            file: Arc::from("t.qmz"),
+            line: 1,
+        }
+    }
+
+    fn router() -> Router {
+        Router::new(&[
+            route("GET", "/a/:x"),
+            route("GET", "/:y/b"),
+            route("GET", "/a/b"),
+            route("POST", "/a/:x"),
+            route("GET", "/கணக்கு/:எண்"),
+            route("DELETE", "/only"),
+        ])
+    }
+
+    fn go(r: &Router, method: &str, path: &str) -> Match {
+        r.route(method, &split_path(path))
+    }
+
+    #[test]
+    fn exact_then_source_order() {
+        let r = router();
+        assert_eq!(
+            go(&r, "GET", "/a/b"),
+            Match::Found {
+                route: 2,
+                params: vec![]
+            }
+        );
+        assert_eq!(
+            go(&r, "GET", "/a/c"),
+            Match::Found {
+                route: 0,
+                params: vec![("x".into(), "c".into())]
+            }
+        );
+        assert_eq!(
+            go(&r, "get", "//z/b/"),
+            Match::Found {
+                route: 1,
+                params: vec![("y".into(), "z".into())]
+            }
+        );
+    }
+
+    #[test]
+    fn head_falls_back_to_get() {
+        assert_eq!(
+            go(&router(), "HEAD", "/a/b"),
+            Match::Found {
+                route: 2,
+                params: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn tamil_percent_encoded() {
+        let m = go(
+            &router(),
+            "GET",
+            "/%E0%AE%95%E0%AE%A3%E0%AE%95%E0%AF%8D%E0%AE%95%E0%AF%81/SB%2F1+2",
+        );
+        assert_eq!(
+            m,
+            Match::Found {
+                route: 4,
+                params: vec![("எண்".into(), "SB/1+2".into())]
+            }
+        );
+    }
+
+    #[test]
+    fn not_found_405_options() {
+        let r = router();
+        assert_eq!(go(&r, "GET", "/nope"), Match::NotFound);
+        assert_eq!(
+            go(&r, "PUT", "/a/c"),
+            Match::MethodNotAllowed {
+                allow: "GET, HEAD, POST, OPTIONS".into()
+            }
+        );
+        assert_eq!(
+            go(&r, "OPTIONS", "/only"),
+            Match::Options {
+                allow: "DELETE, OPTIONS".into()
+            }
+        );
+        assert_eq!(go(&r, "OPTIONS", "/nope"), Match::NotFound);
+        assert_eq!(r.allow_all(), "GET, HEAD, POST, DELETE, OPTIONS");
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+        assert_eq!(percent_decode("%ff"), "\u{fffd}");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("x%4"), "x%4");
+    }
+}
