@@ -3,3 +3,4 @@
 //! Crate map:
 //! - `lang`: the eTamil language: lexer, parser, checker, compiler, VM, builtins.
 pub mod lang;
+pub mod logging;
