@@ -4,3 +4,4 @@
 //! - `lang`: the eTamil language: lexer, parser, checker, compiler, VM, builtins.
 pub mod lang;
 pub mod logging;
+pub mod server;

@@ -1,0 +1,2 @@
+//! The serving side: reactor, connections, workers, and what they report.
+pub mod metrics;
