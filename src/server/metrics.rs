@@ -29,6 +29,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The `Content-Type` of [`Metrics::render`]'s output (text exposition format 0.0.4).
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// Route slots across the life of the process (start plus every reload). An app with more
 /// distinct patterns than this is unusual; the excess is counted under `route="(other)"`.
 pub const MAX_ROUTE_SLOTS: usize = 256;
@@ -346,6 +349,19 @@ impl RouteRow {
         self.sum_us.fetch_add(us, Ordering::Relaxed);
     }
 
+    /// Reads one request slot; indices come from `Method::ALL` and `STATUS_SLOTS`, in range by
+    /// construction, and an index out of range reads as 0 rather than panicking a scrape.
+    fn load_request(&self, i: usize) -> u64 {
+        self.requests
+            .get(i)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Reads one bucket's own (non-cumulative) count.
+    fn load_bucket(&self, i: usize) -> u64 {
+        self.buckets.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
     fn observations(&self) -> u64 {
         self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
@@ -430,7 +446,9 @@ impl Metrics {
                 continue;
             }
             // Slot i is empty: slots are filled in order, only here, under the lock.
-            let _ = self.routes[i].set(RouteRow::new(p));
+            if let Some(slot) = self.routes.get(i) {
+                let _ = slot.set(RouteRow::new(p));
+            }
             reg.push(p.clone());
             ids.push(i);
         }
@@ -498,8 +516,7 @@ impl Metrics {
         self.reloads[usize::from(!ok)].inc();
     }
 
-    /// The exposition, Prometheus text format 0.0.4 (`Content-Type: text/plain; version=0.0.4;
-    /// charset=utf-8`). `open_fds` is the server's own count of the descriptors it holds.
+    /// The exposition, Prometheus text format 0.0.4, to be sent with [`CONTENT_TYPE`]. `open_fds` is the server's own count of the descriptors it holds.
     /// Reads /proc/self/status and getrusage: two cheap syscalls' worth per scrape.
     pub fn render(&self, open_fds: u64) -> String {
         let mut out = String::with_capacity(8 * 1024);
@@ -539,7 +556,7 @@ impl Metrics {
         for row in rows {
             for (mi, method) in Method::ALL.iter().enumerate() {
                 for slot in 0..STATUS_SLOTS {
-                    let n = row.requests[mi * STATUS_SLOTS + slot].load(Ordering::Relaxed);
+                    let n = row.load_request(mi * STATUS_SLOTS + slot);
                     if n == 0 {
                         continue;
                     }
@@ -573,7 +590,7 @@ impl Metrics {
             // even while requests are being recorded.
             let mut cumulative = 0u64;
             for (i, le) in DURATION_BUCKETS.iter().enumerate() {
-                cumulative += row.buckets[i].load(Ordering::Relaxed);
+                cumulative += row.load_bucket(i);
                 sample(
                     out,
                     "etamil_http_request_duration_seconds_bucket",
@@ -581,7 +598,7 @@ impl Metrics {
                     cumulative,
                 );
             }
-            cumulative += row.buckets[BUCKET_SLOTS - 1].load(Ordering::Relaxed);
+            cumulative += row.load_bucket(BUCKET_SLOTS - 1);
             sample(
                 out,
                 "etamil_http_request_duration_seconds_bucket",
