@@ -17,4 +17,5 @@
 pub mod app;
 pub mod config;
 pub mod lang;
+pub mod logging;
 pub mod server;

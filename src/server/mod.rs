@@ -12,6 +12,7 @@ pub mod body;
 pub mod conn;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod pool;
 pub mod reactor;
 pub mod response;
