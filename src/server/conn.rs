@@ -372,7 +372,9 @@ impl Conn {
                             log::debug!("conn {}: {reject}", self.serial);
                             self.head_started = None;
                             let mut meta = self.bare_meta(head_started, ctx);
-                            meta.bytes_in = (self.in_end - self.in_start) as u64;
+                            let refused = &self.inbuf[self.in_start..self.in_end];
+                            meta.method = peek_method(refused).to_owned();
+                            meta.bytes_in = refused.len() as u64;
                             self.in_start = self.in_end;
                             self.reject(
                                 head_rejection(&reject),
@@ -789,6 +791,18 @@ enum Endpoint {
     Health,
     Ready,
     Metrics,
+}
+
+/// The method of a head that was refused, for the access line and metrics: its first word when
+/// that is a short upper-case token, else `-` (never a slice of garbage in a log line).
+fn peek_method(head: &[u8]) -> &str {
+    let word = head.split(|&b| b == b' ').next().unwrap_or_default();
+    if (1..=16).contains(&word.len()) && word.iter().all(u8::is_ascii_uppercase) {
+        // ASCII upper-case letters only: valid UTF-8.
+        std::str::from_utf8(word).unwrap_or("-")
+    } else {
+        "-"
+    }
 }
 
 /// The `reason` a head refused by http.rs is counted under.

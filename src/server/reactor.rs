@@ -42,10 +42,21 @@ const EMFILE_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PUMP_ROUNDS: usize = 64;
 /// Events taken per poll.
 const EVENTS: usize = 1024;
-/// Descriptors the process holds besides connections: stdin, stdout, stderr, the epoll
-/// instance, the waker's eventfd and the listener. `process_open_fds` is this plus the open
-/// connections, counted rather than read from /proc/self/fd (SERVER.md "Metrics").
+/// Descriptors the process holds besides connections when they cannot be counted at start:
+/// stdin, stdout, stderr, the epoll instance, the waker's eventfd and the listener.
 const FIXED_FDS: u64 = 6;
+
+/// The descriptors open now, counted once when the reactor starts (a handful, and no
+/// connections yet): what we opened plus whatever the parent left us. `process_open_fds` is
+/// this plus the open connections, so a scrape never walks /proc/self/fd (SERVER.md
+/// "Metrics"). Falls back to `FIXED_FDS` where /proc is not mounted.
+fn fds_at_start() -> u64 {
+    match std::fs::read_dir("/proc/self/fd") {
+        // The listing includes the descriptor of the directory being read.
+        Ok(dir) => (dir.count() as u64).saturating_sub(1).max(1),
+        Err(_) => FIXED_FDS,
+    }
+}
 
 struct Entry {
     conn: Conn,
@@ -76,7 +87,7 @@ pub struct Reactor {
     again: Vec<(usize, u64)>,
     /// Shared with the workers; the reactor counts answers, connections and rejections.
     metrics: Arc<Metrics>,
-    /// Descriptors held besides connections (see `FIXED_FDS`; issue 4's signal pipe adds 2).
+    /// Descriptors held besides connections, from `fds_at_start`.
     fixed_fds: u64,
     /// Accepting is paused at `--max-connections` (so each pause is counted once).
     paused_at_limit: bool,
@@ -127,7 +138,7 @@ impl Reactor {
             spare: Vec::with_capacity(256),
             again: Vec::new(),
             metrics: Arc::clone(&settings.metrics),
-            fixed_fds: FIXED_FDS,
+            fixed_fds: fds_at_start(),
             paused_at_limit: false,
         })
     }
