@@ -879,11 +879,14 @@ mod tests {
                 route("POST", "/echo"),
                 route("GET", "/"),
             ];
+            // The program has no compiled routes, so the metric slots are registered by hand.
+            let metrics = Metrics::new(&[]);
+            let patterns: Vec<String> = routes.iter().map(|r| r.path.clone()).collect();
             let app = App {
                 program: Program::default(),
                 router: Router::new(&routes),
                 origin: "t".into(),
-                metric_ids: Vec::new(),
+                metric_ids: metrics.route_ids(&patterns),
             };
             Harness {
                 app: Arc::new(app),
@@ -891,7 +894,7 @@ mod tests {
                 ids: IdGen::default(),
                 bufs: BufPool::default(),
                 started: Instant::now(),
-                metrics: Metrics::new(&[]),
+                metrics,
             }
         }
 
@@ -1247,6 +1250,83 @@ mod tests {
             out.starts_with("HTTP/1.1 204 No Content\r\n") && !out.contains("Content-Length"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn answers_are_counted_once_and_in_flight_balances() {
+        let mut h = Harness::new(Limits::default());
+        let wire = b"GET /gst/1 HTTP/1.1\r\nHost: a\r\n\r\nGET /gst/2 HTTP/1.1\r\nHost: a\r\n\r\nGET /nope HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi";
+        let (out, _) = drive(&mut h, wire, 7, false, &ok);
+        assert_eq!(count(&out, "HTTP/1.1 "), 4, "{out}");
+        assert_eq!(h.metrics.in_flight.get(), 0);
+        let text = h.metrics.render(0);
+        for series in [
+            r#"etamil_http_requests_total{route="/gst/:amount",method="GET",status="200"} 2"#,
+            r#"etamil_http_requests_total{route="-",method="GET",status="404"} 1"#,
+            r#"etamil_http_requests_total{route="/echo",method="POST",status="200"} 1"#,
+            &format!("etamil_http_received_bytes_total {}", wire.len()),
+            &format!("etamil_http_sent_bytes_total {}", out.len()),
+        ] {
+            assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
+        }
+
+        // Closed while the body arrives, and while the handler runs: no answer is counted,
+        // and the request leaves the in-flight count.
+        for wire in [
+            &b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nhi"[..],
+            &b"GET /gst/3 HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+        ] {
+            let mut conn = Conn::new(2, None);
+            conn.readable = true;
+            let mut pipe = Pipe {
+                input: wire.to_vec(),
+                pos: 0,
+                step: 1000,
+                eof: false,
+                output: Vec::new(),
+            };
+            let mut ctx = h.ctx();
+            conn.read_from(&mut pipe, &mut ctx).unwrap();
+            let _ = conn.advance(&mut ctx);
+            assert_eq!(ctx.metrics.in_flight.get(), 1);
+            conn.on_close(ctx.metrics, false);
+            conn.release(ctx.bufs);
+            assert_eq!(h.metrics.in_flight.get(), 0);
+        }
+        let total: u64 = h
+            .metrics
+            .render(0)
+            .lines()
+            .filter(|l| l.starts_with("etamil_http_requests_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        assert_eq!(total, 4);
+    }
+
+    #[test]
+    fn refusals_are_counted_by_reason() {
+        let mut h = Harness::new(Limits {
+            max_body_bytes: 3,
+            max_uri_bytes: 10,
+            ..Limits::default()
+        });
+        for wire in [
+            &b"GET /very/long/target HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            &b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nwxyz"[..],
+            &b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"[..],
+        ] {
+            drive(&mut h, wire, 1000, false, &ok);
+        }
+        let text = h.metrics.render(0);
+        for series in [
+            r#"etamil_http_rejections_total{reason="uri_too_long"} 1"#,
+            r#"etamil_http_rejections_total{reason="body_too_large"} 1"#,
+            r#"etamil_http_rejections_total{reason="bad_request"} 1"#,
+            r#"etamil_http_requests_total{route="-",method="GET",status="414"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
+        }
+        assert_eq!(h.metrics.in_flight.get(), 0);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!
 //! Request flow: reactor accepts → `Conn` reads and parses the head (http.rs) → admits it
 //! (server endpoints, router.rs, body cap) → decodes the body (body.rs) → `Pool::try_submit`
-//! → a worker runs the route → completion + waker → reactor frames it (response.rs) and writes.
+//! → a worker runs the route → completion + waker → reactor frames it (response.rs) and writes
+//! → once flushed, the answer is counted (metrics.rs) and its access line logged (logging.rs).
 
 pub mod body;
 pub mod conn;

@@ -342,9 +342,9 @@ impl Reactor {
                     };
                     if let Err(Busy(job)) = self.pool.try_submit(job) {
                         log::warn!(
-                            "{} queue full ({} waiting): 503",
-                            job.request_id,
-                            self.limits.queue_depth
+                            request_id = job.request_id.as_str(),
+                            queue_depth = self.limits.queue_depth;
+                            "queue full: 503"
                         );
                         conn.on_busy(&mut ctx);
                     }
