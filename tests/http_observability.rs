@@ -444,3 +444,65 @@ fn start_up_is_logged() {
         assert!(limits.contains(field), "{field} in {limits}");
     }
 }
+
+/// Runs `promtool ARGS`; None (after printing SKIPPED) when promtool is not installed.
+fn promtool(args: &[&str]) -> Option<std::process::Output> {
+    match Command::new("promtool").args(args).output() {
+        Ok(out) => Some(out),
+        Err(_) => {
+            println!(
+                "SKIPPED: promtool not found; `promtool {}` not run",
+                args.join(" ")
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn alert_rules_use_metrics_the_server_exports() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let rules = std::fs::read_to_string(dir.join("prometheus-rules.yml")).unwrap();
+    let s = test_app(&[]);
+    assert_eq!(s.get("/gst/1").status, 200);
+    let text = scrape(&s);
+    let exported: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let mut used: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("etamil_") || w.starts_with("process_"))
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    assert!(!used.is_empty());
+    for name in used {
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|b| exported.contains(b))
+            .unwrap_or(name);
+        assert!(
+            exported.contains(&base),
+            "the rules use {name}, which /metrics does not export"
+        );
+    }
+
+    for args in [
+        vec!["check", "rules", "prometheus-rules.yml"],
+        vec!["test", "rules", "prometheus-rules.test.yml"],
+    ] {
+        let mut full = args.clone();
+        let path = dir.join(args[2]);
+        full[2] = path.to_str().unwrap();
+        let Some(out) = promtool(&full) else { return };
+        assert!(
+            out.status.success(),
+            "promtool {args:?}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
