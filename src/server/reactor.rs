@@ -19,6 +19,7 @@ use slab::Slab;
 
 use super::conn::{BufPool, Conn, Ctx, Next};
 use super::limits::Limits;
+use super::metrics::{AcceptPause, Metrics};
 use super::pool::{Busy, Completion, Job, Pool};
 use super::response::{DateCache, IdGen};
 use crate::app::App;
@@ -41,6 +42,21 @@ const EMFILE_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PUMP_ROUNDS: usize = 64;
 /// Events taken per poll.
 const EVENTS: usize = 1024;
+/// Descriptors the process holds besides connections when they cannot be counted at start:
+/// stdin, stdout, stderr, the epoll instance, the waker's eventfd and the listener.
+const FIXED_FDS: u64 = 6;
+
+/// The descriptors open now, counted once when the reactor starts (a handful, and no
+/// connections yet): what we opened plus whatever the parent left us. `process_open_fds` is
+/// this plus the open connections, so a scrape never walks /proc/self/fd (SERVER.md
+/// "Metrics"). Falls back to `FIXED_FDS` where /proc is not mounted.
+fn fds_at_start() -> u64 {
+    match std::fs::read_dir("/proc/self/fd") {
+        // The listing includes the descriptor of the directory being read.
+        Ok(dir) => (dir.count() as u64).saturating_sub(1).max(1),
+        Err(_) => FIXED_FDS,
+    }
+}
 
 struct Entry {
     conn: Conn,
@@ -69,12 +85,19 @@ pub struct Reactor {
     spare: Vec<Completion>,
     /// Connections that used up their pump rounds: (key, serial) to drive again.
     again: Vec<(usize, u64)>,
+    /// Shared with the workers; the reactor counts answers, connections and rejections.
+    metrics: Arc<Metrics>,
+    /// Descriptors held besides connections, from `fds_at_start`.
+    fixed_fds: u64,
+    /// Accepting is paused at `--max-connections` (so each pause is counted once).
+    paused_at_limit: bool,
 }
 
 /// Options of the loop beyond `Limits`.
 pub struct Settings {
     pub workers: usize,
     pub access_log: bool,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Reactor {
@@ -89,7 +112,14 @@ impl Reactor {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Waker::new(poll.registry(), WAKER)?;
-        let pool = Pool::start(settings.workers, limits.queue_depth, limits.budget(), waker)?;
+        let pool = Pool::start(
+            settings.workers,
+            limits.queue_depth,
+            limits.budget(),
+            waker,
+            Arc::clone(&settings.metrics),
+        )?;
+        settings.metrics.workers.set(pool.workers() as i64);
         Ok(Reactor {
             poll,
             listener,
@@ -107,6 +137,9 @@ impl Reactor {
             accept_paused_until: None,
             spare: Vec::with_capacity(256),
             again: Vec::new(),
+            metrics: Arc::clone(&settings.metrics),
+            fixed_fds: fds_at_start(),
+            paused_at_limit: false,
         })
     }
 
@@ -161,14 +194,21 @@ impl Reactor {
         while self.listener_ready {
             if self.conns.len() >= self.limits.max_connections {
                 // Paused at the limit; `listener_ready` stays set for when we resume.
+                if !self.paused_at_limit {
+                    self.paused_at_limit = true;
+                    self.metrics
+                        .record_accept_pause(AcceptPause::MaxConnections);
+                }
                 return;
             }
+            self.paused_at_limit = false;
             match self.listener.accept() {
                 Ok((stream, peer)) => self.add(stream, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.listener_ready = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
                     log::warn!("accept: {e}; pausing accepting for {EMFILE_PAUSE:?}");
+                    self.metrics.record_accept_pause(AcceptPause::Emfile);
                     self.accept_paused_until = Some(Instant::now() + EMFILE_PAUSE);
                     return;
                 }
@@ -199,6 +239,7 @@ impl Reactor {
             conn: Conn::new(self.next_serial, Some(peer)),
             stream,
         });
+        self.metrics.connections.inc();
     }
 
     fn maybe_resume_accepting(&mut self) {
@@ -242,6 +283,7 @@ impl Reactor {
 
     /// Writes, reads and advances one connection until it must wait for the socket or a worker.
     fn drive(&mut self, key: usize) {
+        let open_fds = self.open_fds();
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
@@ -253,6 +295,8 @@ impl Reactor {
             bufs: &mut self.bufs,
             started: self.started,
             access_log: self.access_log,
+            metrics: &self.metrics,
+            open_fds,
         };
         let mut close = false;
         let mut rounds = 0;
@@ -298,9 +342,9 @@ impl Reactor {
                     };
                     if let Err(Busy(job)) = self.pool.try_submit(job) {
                         log::warn!(
-                            "{} queue full ({} waiting): 503",
-                            job.request_id,
-                            self.limits.queue_depth
+                            request_id = job.request_id.as_str(),
+                            queue_depth = self.limits.queue_depth;
+                            "queue full: 503"
                         );
                         conn.on_busy(&mut ctx);
                     }
@@ -324,6 +368,7 @@ impl Reactor {
         let mut batch = std::mem::take(&mut self.spare);
         self.pool.take_completions(&mut batch);
         for done in batch.drain(..) {
+            let open_fds = self.open_fds();
             let Some(entry) = self.conns.get_mut(done.key) else {
                 log::debug!("completion for closed connection dropped");
                 continue;
@@ -340,6 +385,8 @@ impl Reactor {
                 bufs: &mut self.bufs,
                 started: self.started,
                 access_log: self.access_log,
+                metrics: &self.metrics,
+                open_fds,
             };
             entry.conn.on_done(done.outcome, &mut ctx);
             // Write now, not on the next writable edge (the socket is usually writable already).
@@ -350,6 +397,8 @@ impl Reactor {
 
     fn close(&mut self, key: usize) {
         if let Some(mut entry) = self.conns.try_remove(key) {
+            entry.conn.on_close(&self.metrics, self.access_log);
+            self.metrics.connections.dec();
             entry.conn.release(&mut self.bufs);
             // Dropping the stream closes it, which also removes it from the epoll set.
         }
@@ -358,6 +407,11 @@ impl Reactor {
     /// Open connections (for /health and, later, metrics).
     pub fn connections(&self) -> usize {
         self.conns.len()
+    }
+
+    /// The descriptors the server holds: the fixed ones and one per open connection.
+    fn open_fds(&self) -> u64 {
+        self.fixed_fds + self.conns.len() as u64
     }
 }
 
@@ -386,6 +440,7 @@ mod tests {
             program: Program::default(),
             router: Router::new(&routes),
             origin: "t".into(),
+            metric_ids: Vec::new(),
         };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -393,6 +448,7 @@ mod tests {
         let settings = Settings {
             workers: 2,
             access_log: false,
+            metrics: Arc::new(Metrics::new(&[])),
         };
         let mut reactor = Reactor::new(listener, Arc::new(app), limits, &settings).unwrap();
         std::thread::spawn(move || reactor.run());
