@@ -147,6 +147,7 @@ impl Reactor {
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS);
         loop {
+            self.pool.flush();
             let pending = self.pool.reactor_sleeping() || !self.again.is_empty();
             let timeout = if pending {
                 Some(Duration::ZERO)
