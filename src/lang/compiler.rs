@@ -66,41 +66,22 @@ impl<'a> Compiler<'a> {
     }
 
     /// Hoisting: every definition anywhere in the program, the last of each name (in source
-    /// order after import splicing) winning. A depth-first walk with an explicit stack.
+    /// order after import splicing) winning.
     fn collect_functions(&mut self, stmts: &[Stmt]) {
-        let mut stack: Vec<std::slice::Iter<'_, Stmt>> = vec![stmts.iter()];
-        while let Some(top) = stack.last_mut() {
-            let Some(stmt) = top.next() else {
-                stack.pop();
-                continue;
-            };
-            match &stmt.kind {
-                StmtKind::Function(def) => {
-                    match self.functions.get(&def.name.name) {
-                        Some(&idx) => self.fn_defs[idx as usize] = def.clone(),
-                        None => {
-                            self.functions
-                                .insert(def.name.name.clone(), self.fn_defs.len() as u32);
-                            self.fn_defs.push(def.clone());
-                        }
-                    }
-                    stack.push(def.body.iter());
+        let mut defs: Vec<Arc<ast::FnDef>> = Vec::new();
+        visit_stmts(stmts, true, |stmt| {
+            if let StmtKind::Function(def) = &stmt.kind {
+                defs.push(def.clone());
+            }
+        });
+        for def in defs {
+            match self.functions.get(&def.name.name) {
+                Some(&idx) => self.fn_defs[idx as usize] = def,
+                None => {
+                    self.functions
+                        .insert(def.name.name.clone(), self.fn_defs.len() as u32);
+                    self.fn_defs.push(def);
                 }
-                StmtKind::If {
-                    then_block,
-                    else_block,
-                    ..
-                } => {
-                    if let Some(e) = else_block {
-                        stack.push(e.iter());
-                    }
-                    stack.push(then_block.iter());
-                }
-                StmtKind::While { body, .. } | StmtKind::ForEach { body, .. } => {
-                    stack.push(body.iter())
-                }
-                StmtKind::Route(r) => stack.push(r.body.iter()),
-                _ => {}
             }
         }
     }
@@ -705,20 +686,28 @@ fn default_value(ty: Option<TypeKw>) -> Value {
 /// order; nested function definitions are other functions and are skipped.
 fn assigned_names(body: &[Stmt]) -> Vec<Arc<str>> {
     let mut names: Vec<Arc<str>> = Vec::new();
-    let mut stack: Vec<std::slice::Iter<'_, Stmt>> = vec![body.iter()];
+    visit_stmts(body, false, |stmt| match &stmt.kind {
+        StmtKind::Assign { name, .. }
+        | StmtKind::SetIndex { name, .. }
+        | StmtKind::SetField { name, .. } => names.push(name.name.clone()),
+        StmtKind::ForEach { var, .. } => names.push(var.name.clone()),
+        _ => {}
+    });
+    names
+}
+
+/// Visits statements depth-first in source order, entering if/else, while, for-each and route
+/// blocks, and function bodies when `into_functions`. An explicit stack: no native recursion.
+fn visit_stmts<'a>(stmts: &'a [Stmt], into_functions: bool, mut visit: impl FnMut(&'a Stmt)) {
+    let mut stack: Vec<std::slice::Iter<'a, Stmt>> = vec![stmts.iter()];
     while let Some(top) = stack.last_mut() {
         let Some(stmt) = top.next() else {
             stack.pop();
             continue;
         };
+        visit(stmt);
         match &stmt.kind {
-            StmtKind::Assign { name, .. }
-            | StmtKind::SetIndex { name, .. }
-            | StmtKind::SetField { name, .. } => names.push(name.name.clone()),
-            StmtKind::ForEach { var, body, .. } => {
-                names.push(var.name.clone());
-                stack.push(body.iter());
-            }
+            StmtKind::Function(def) if into_functions => stack.push(def.body.iter()),
             StmtKind::If {
                 then_block,
                 else_block,
@@ -729,9 +718,11 @@ fn assigned_names(body: &[Stmt]) -> Vec<Arc<str>> {
                 }
                 stack.push(then_block.iter());
             }
-            StmtKind::While { body, .. } => stack.push(body.iter()),
+            StmtKind::While { body, .. } | StmtKind::ForEach { body, .. } => {
+                stack.push(body.iter())
+            }
+            StmtKind::Route(r) => stack.push(r.body.iter()),
             _ => {}
         }
     }
-    names
 }

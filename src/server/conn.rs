@@ -843,28 +843,10 @@ fn health_body(secs: u64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lang::ast::Segment;
-    use crate::lang::chunk::RouteInfo;
     use crate::lang::{Program, Response};
     use crate::server::router::Router;
 
-    fn route(method: &str, path: &str) -> RouteInfo {
-        let segments = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| match s.strip_prefix(':') {
-                Some(p) => Segment::Param(p.to_owned()),
-                None => Segment::Literal(s.to_owned()),
-            })
-            .collect();
-        RouteInfo {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            segments,
-            file: Arc::from("t.qmz"),
-            line: 1,
-        }
-    }
+    use crate::server::router::tests::route;
 
     struct Harness {
         app: Arc<App>,
