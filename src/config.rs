@@ -26,6 +26,8 @@ enum Kind {
     CountOrZero,
     /// `ms`, `s` or `m`; a bare number is refused.
     Duration,
+    /// A duration where 0 (`0s`) means "none".
+    DurationOrZero,
     /// Bytes, or `KiB`/`MiB`/`GiB`.
     Size,
     /// `on` or `off`.
@@ -137,6 +139,55 @@ const OPTIONS: &[Opt] = &[
         in_run: false,
     },
     Opt {
+        name: "max-buffered-bytes",
+        kind: Kind::Size,
+        default: "256MiB",
+        help: "request and response bytes held in total; beyond it 503",
+        in_run: false,
+    },
+    Opt {
+        name: "header-timeout",
+        kind: Kind::Duration,
+        default: "10s",
+        help: "a request head, total, from its first byte → 408",
+        in_run: false,
+    },
+    Opt {
+        name: "body-timeout",
+        kind: Kind::Duration,
+        default: "30s",
+        help: "a request body, total, from the end of the head → 408",
+        in_run: false,
+    },
+    Opt {
+        name: "idle-timeout",
+        kind: Kind::Duration,
+        default: "60s",
+        help: "between a response and the next request → close",
+        in_run: false,
+    },
+    Opt {
+        name: "write-timeout",
+        kind: Kind::Duration,
+        default: "30s",
+        help: "no write progress for this long → close",
+        in_run: false,
+    },
+    Opt {
+        name: "shutdown-timeout",
+        kind: Kind::Duration,
+        default: "30s",
+        help: "longest graceful drain after SIGTERM (then exit 1)",
+        in_run: false,
+    },
+    Opt {
+        name: "drain-delay",
+        kind: Kind::DurationOrZero,
+        default: "0s",
+        help: "on SIGTERM, /ready answers 503 this long before accepting stops",
+        in_run: false,
+    },
+    Opt {
         name: "log-level",
         kind: Kind::Level,
         default: "info",
@@ -172,6 +223,10 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     pub access_log: bool,
     pub limits: Limits,
+    /// Longest graceful drain, counted from the end of the drain delay.
+    pub shutdown_timeout: Duration,
+    /// Time /ready answers 503 on SIGTERM before the listener closes.
+    pub drain_delay: Duration,
     /// None = the embedded default app.
     pub app: Option<PathBuf>,
 }
@@ -369,6 +424,21 @@ fn serve(values: &Values, mut positional: Vec<String>) -> Result<Command, UsageE
         max_body_bytes: values
             .size("max-body-bytes")?
             .unwrap_or(defaults.max_body_bytes),
+        header_timeout: values
+            .duration("header-timeout")?
+            .unwrap_or(defaults.header_timeout),
+        body_timeout: values
+            .duration("body-timeout")?
+            .unwrap_or(defaults.body_timeout),
+        idle_timeout: values
+            .duration("idle-timeout")?
+            .unwrap_or(defaults.idle_timeout),
+        write_timeout: values
+            .duration("write-timeout")?
+            .unwrap_or(defaults.write_timeout),
+        max_buffered_bytes: values
+            .size("max-buffered-bytes")?
+            .unwrap_or(defaults.max_buffered_bytes),
     };
     Ok(Command::Serve(Config {
         host: values.host()?.unwrap_or(IpAddr::from([127, 0, 0, 1])),
@@ -378,6 +448,12 @@ fn serve(values: &Values, mut positional: Vec<String>) -> Result<Command, UsageE
         log_level: values.level()?.unwrap_or(log::LevelFilter::Info),
         access_log: values.switch("access-log")?.unwrap_or(true),
         limits,
+        shutdown_timeout: values
+            .duration("shutdown-timeout")?
+            .unwrap_or(limits::DEFAULT_SHUTDOWN_TIMEOUT),
+        drain_delay: values
+            .duration("drain-delay")?
+            .unwrap_or(limits::DEFAULT_DRAIN_DELAY),
         app,
     }))
 }
@@ -432,6 +508,14 @@ impl Values<'_> {
     }
 
     fn duration(&self, name: &str) -> Result<Option<Duration>, UsageError> {
+        if find(name).is_some_and(|o| o.kind == Kind::DurationOrZero) {
+            return self.parsed(name, "a duration such as 0s, 500ms, 5s or 2m", |s| {
+                parse_duration(s).or_else(|| {
+                    let zero = ["0ms", "0s", "0m"].contains(&s);
+                    zero.then_some(Duration::ZERO)
+                })
+            });
+        }
         self.parsed(
             name,
             "a duration such as 500ms, 5s or 2m, above 0",
@@ -553,7 +637,7 @@ pub fn help() -> String {
             Kind::Host => "ADDR",
             Kind::Port => "PORT",
             Kind::Count | Kind::CountOrZero => "N",
-            Kind::Duration => "TIME",
+            Kind::Duration | Kind::DurationOrZero => "TIME",
             Kind::Size => "SIZE",
             Kind::Switch => "on|off",
             Kind::Level => "LEVEL",
@@ -627,6 +711,8 @@ mod tests {
             ("--max-body-bytes 1MB", "--max-body-bytes"),
             ("--access-log yes", "--access-log"),
             ("--port 70000", "--port"),
+            ("--idle-timeout 0s", "--idle-timeout"),
+            ("--drain-delay 3", "--drain-delay"),
         ] {
             match parse(&args(line), &no_env) {
                 Err(UsageError(m)) => assert!(m.contains(name), "{line}: {m}"),
@@ -645,6 +731,9 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), None);
+        let c = serve_cfg("--drain-delay 0s --header-timeout 250ms", &no_env);
+        assert_eq!(c.drain_delay, Duration::ZERO);
+        assert_eq!(c.limits.header_timeout, Duration::from_millis(250));
         assert_eq!(parse_size("16KiB"), Some(16384));
         assert_eq!(parse_size("10"), Some(10));
         assert_eq!(parse_size("0KiB"), None);

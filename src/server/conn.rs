@@ -12,14 +12,15 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::body::{BodyDecoder, Decoded};
 use super::http::{self, Expect, Framing, Head, Parsed};
-use super::limits::Limits;
+use super::limits::{Limits, LINGER_BYTES, LINGER_TIME};
 use super::pool::JobOutcome;
 use super::response::{self, IdGen};
 use super::router::{self, Match};
+use super::timer::TimerKind;
 use crate::app::App;
 use crate::lang::RequestInput;
 
@@ -73,6 +74,14 @@ pub struct Ctx<'a> {
     /// When the server started (for /health).
     pub started: Instant,
     pub access_log: bool,
+    /// The reactor's clock for this loop iteration (timers start from it).
+    pub now: Instant,
+    /// Bytes held by all connections and queued jobs (`--max-buffered-bytes`).
+    pub buffered_bytes: usize,
+    /// False once SIGTERM arrived: /ready answers 503.
+    pub ready: bool,
+    /// The listener is closed: each connection closes after the last request it has received.
+    pub draining: bool,
 }
 
 /// What the reactor must do after a step.
@@ -83,6 +92,8 @@ pub enum Next {
     Submit(Work),
     /// Close the connection now.
     Close,
+    /// Shut down writing; the connection then discards input until it says `Close`.
+    Linger,
 }
 
 /// A request ready to run, missing only the connection's key and serial (the reactor's).
@@ -104,6 +115,8 @@ struct Meta {
     close: bool,
     keep_alive_10: bool,
     started: Instant,
+    /// Request bytes handed to a worker with this request (for `--max-buffered-bytes`).
+    job_bytes: usize,
 }
 
 /// A request whose body is still arriving.
@@ -122,11 +135,20 @@ enum Phase {
     Body {
         decoder: BodyDecoder,
         pending: Box<Pending>,
+        /// The end of the head or the `100 Continue`: the body timeout's start.
+        since: Instant,
     },
     /// A worker runs the handler.
     Running(Box<Meta>),
     /// An answer is being written; then close, or go back to `Idle`.
-    Writing { close_after: bool },
+    Writing {
+        close_after: bool,
+        /// The answer is an error sent while the client may still be sending: close lingering.
+        linger: bool,
+    },
+    /// Writing is shut down; input is discarded until end-of-file, `LINGER_BYTES` or `until`
+    /// (SERVER.md "lingering close").
+    Lingering { until: Instant },
 }
 
 impl fmt::Display for Phase {
@@ -136,8 +158,13 @@ impl fmt::Display for Phase {
             Phase::Head => "reading request head",
             Phase::Body { .. } => "reading request body",
             Phase::Running(_) => "running handler",
-            Phase::Writing { close_after: false } => "writing response",
-            Phase::Writing { close_after: true } => "writing final response",
+            Phase::Writing {
+                close_after: false, ..
+            } => "writing response",
+            Phase::Writing {
+                close_after: true, ..
+            } => "writing final response",
+            Phase::Lingering { .. } => "lingering before close",
         })
     }
 }
@@ -166,10 +193,19 @@ pub struct Conn {
     peer_closed: bool,
     /// Requests whose heads were parsed on this connection.
     requests: u64,
+    /// The header timeout's start: accept for the first request, else the head's first byte.
+    head_started: Instant,
+    /// The last answer was written whole (the idle timeout's start).
+    idle_since: Instant,
+    /// The last write progress, or when output was queued onto an empty buffer.
+    write_progress: Instant,
+    /// Bytes discarded while lingering.
+    lingered: usize,
 }
 
 impl Conn {
-    pub fn new(serial: u64, peer: Option<SocketAddr>) -> Conn {
+    /// A connection accepted at `now`.
+    pub fn new(serial: u64, peer: Option<SocketAddr>, now: Instant) -> Conn {
         Conn {
             serial,
             peer,
@@ -184,7 +220,77 @@ impl Conn {
             read_closed: false,
             peer_closed: false,
             requests: 0,
+            head_started: now,
+            idle_since: now,
+            write_progress: now,
+            lingered: 0,
         }
+    }
+
+    /// The deadline this connection runs under now, and which timeout it is (SERVER.md
+    /// `--*-timeout`). None while a worker runs the request with nothing to write.
+    pub fn deadline(&self, limits: &Limits) -> Option<(Instant, TimerKind)> {
+        let at = |start: Instant, d: Duration, kind| start.checked_add(d).map(|t| (t, kind));
+        let phase = match &self.phase {
+            // The first request's header timeout runs from accept.
+            Phase::Idle if self.requests == 0 => {
+                at(self.head_started, limits.header_timeout, TimerKind::Header)
+            }
+            Phase::Idle => at(self.idle_since, limits.idle_timeout, TimerKind::Idle),
+            Phase::Head => at(self.head_started, limits.header_timeout, TimerKind::Header),
+            Phase::Body { since, .. } => at(*since, limits.body_timeout, TimerKind::Body),
+            Phase::Running(_) | Phase::Writing { .. } => None,
+            Phase::Lingering { until } => Some((*until, TimerKind::Linger)),
+        };
+        let write = if self.has_output() {
+            at(self.write_progress, limits.write_timeout, TimerKind::Write)
+        } else {
+            None
+        };
+        match (phase, write) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The deadline `kind` passed: 408 for a head or body that did not arrive in time (when a
+    /// byte of it did), else close.
+    pub fn on_timeout(&mut self, kind: TimerKind, ctx: &mut Ctx<'_>) -> Next {
+        log::debug!("conn {}: {kind} while {}", self.serial, self.phase);
+        match (kind, &self.phase) {
+            (TimerKind::Header, Phase::Head) => {
+                let meta = self.bare_meta(ctx);
+                self.in_start = self.in_end;
+                let limit = ctx.limits.header_timeout;
+                let message = format!("request head not received in time (limit is {limit:?})");
+                self.answer_error(408, &message, &[], meta, ctx);
+                Next::Wait
+            }
+            (TimerKind::Body, Phase::Body { .. }) => {
+                let Phase::Body { pending, .. } = std::mem::replace(&mut self.phase, Phase::Idle)
+                else {
+                    unreachable!("matched Body above");
+                };
+                let mut meta = pending.meta;
+                meta.close = true;
+                self.in_start = self.in_end;
+                let limit = ctx.limits.body_timeout;
+                let message = format!("request body not received in time (limit is {limit:?})");
+                self.answer_error(408, &message, &[], meta, ctx);
+                Next::Wait
+            }
+            _ => Next::Close,
+        }
+    }
+
+    /// Bytes this connection holds: its buffers, a body being read, a request at a worker.
+    pub fn held_bytes(&self) -> usize {
+        let request = match &self.phase {
+            Phase::Body { pending, .. } => pending.work.input.body.capacity(),
+            Phase::Running(meta) => meta.job_bytes,
+            _ => 0,
+        };
+        self.inbuf.len() + self.outbuf.capacity() + request
     }
 
     /// What the connection waits for, for logs.
@@ -198,7 +304,14 @@ impl Conn {
 
     /// Reading is pointless once the peer closed or the final answer is queued.
     pub fn wants_read(&self) -> bool {
-        !self.peer_closed && !matches!(self.phase, Phase::Writing { close_after: true })
+        !self.peer_closed
+            && !matches!(
+                self.phase,
+                Phase::Writing {
+                    close_after: true,
+                    ..
+                }
+            )
     }
 
     /// A request is in flight at a worker.
@@ -223,6 +336,9 @@ impl Conn {
     /// the socket is drained (one read per request in the common case), unless the peer has
     /// closed, when we read on to see the end-of-file. Returns the bytes read.
     pub fn read_from<R: Read>(&mut self, src: &mut R, ctx: &mut Ctx<'_>) -> io::Result<usize> {
+        if matches!(self.phase, Phase::Lingering { .. }) {
+            return self.discard(src);
+        }
         let mut total = 0;
         while self.wants_read() {
             if self.inbuf.is_empty() {
@@ -259,6 +375,38 @@ impl Conn {
         Ok(total)
     }
 
+    /// Lingering: reads and drops input until end-of-file or `LINGER_BYTES`.
+    fn discard<R: Read>(&mut self, src: &mut R) -> io::Result<usize> {
+        let mut scratch = [0u8; 8192];
+        let mut total = 0;
+        while !self.peer_closed {
+            match src.read(&mut scratch) {
+                Ok(0) => self.peer_closed = true,
+                Ok(n) => {
+                    total += n;
+                    self.lingered += n;
+                    if self.lingered >= LINGER_BYTES {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.readable = false;
+        Ok(total)
+    }
+
+    /// `read_from` could take more input now: the buffer has room, can be compacted, or may grow.
+    pub fn has_room(&self, limits: &Limits) -> bool {
+        let head_cap = limits.max_header_bytes.saturating_add(1);
+        self.inbuf.is_empty()
+            || self.in_end < self.inbuf.len()
+            || self.in_start > 0
+            || (matches!(self.phase, Phase::Idle | Phase::Head) && self.inbuf.len() < head_cap)
+    }
+
     /// Compacts the buffer, or grows it while a head up to the cap is arriving. False = full.
     fn make_room(&mut self, limits: &Limits) -> bool {
         if self.in_start > 0 {
@@ -288,11 +436,19 @@ impl Conn {
     }
 
     /// Writes pending output until done or the socket would block.
-    pub fn write_to<W: Write>(&mut self, dst: &mut W, bufs: &mut BufPool) -> io::Result<()> {
+    pub fn write_to<W: Write>(
+        &mut self,
+        dst: &mut W,
+        bufs: &mut BufPool,
+        now: Instant,
+    ) -> io::Result<()> {
         while self.out_pos < self.outbuf.len() {
             match dst.write(&self.outbuf[self.out_pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_pos += n,
+                Ok(n) => {
+                    self.out_pos += n;
+                    self.write_progress = now;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.writable = false;
                     return Ok(());
@@ -311,21 +467,44 @@ impl Conn {
     pub fn advance(&mut self, ctx: &mut Ctx<'_>) -> Next {
         loop {
             match &mut self.phase {
-                Phase::Writing { close_after } => {
+                Phase::Writing {
+                    close_after,
+                    linger,
+                } => {
                     if self.out_pos < self.outbuf.len() {
                         return Next::Wait;
                     }
                     if *close_after {
+                        if *linger && !self.peer_closed {
+                            // RFC 9112 §9.6: closing with unread input would reset the
+                            // connection and could destroy the answer just written.
+                            self.phase = Phase::Lingering {
+                                until: ctx.now.checked_add(LINGER_TIME).unwrap_or(ctx.now),
+                            };
+                            self.in_start = 0;
+                            self.in_end = 0;
+                            self.release_empty_input(ctx.bufs);
+                            return Next::Linger;
+                        }
                         return Next::Close;
                     }
                     self.phase = Phase::Idle;
+                    self.idle_since = ctx.now;
+                }
+                Phase::Lingering { .. } => {
+                    return if self.peer_closed || self.lingered >= LINGER_BYTES {
+                        Next::Close
+                    } else {
+                        Next::Wait
+                    };
                 }
                 Phase::Running(_) => return Next::Wait,
                 Phase::Idle | Phase::Head => {
                     if self.in_start == self.in_end {
                         self.phase = Phase::Idle;
                         self.release_empty_input(ctx.bufs);
-                        return if self.peer_closed {
+                        // Draining: an idle connection has no request left to finish.
+                        return if self.peer_closed || ctx.draining {
                             Next::Close
                         } else {
                             Next::Wait
@@ -336,6 +515,11 @@ impl Conn {
                             // A head cut short by end-of-file can never complete: close quietly.
                             if self.peer_closed {
                                 return Next::Close;
+                            }
+                            // The header timeout runs from the head's first byte, never reset
+                            // by later ones (the first request's runs from accept).
+                            if matches!(self.phase, Phase::Idle) && self.requests > 0 {
+                                self.head_started = ctx.now;
                             }
                             self.phase = Phase::Head;
                             return Next::Wait;
@@ -355,7 +539,9 @@ impl Conn {
                         }
                     }
                 }
-                Phase::Body { decoder, pending } => {
+                Phase::Body {
+                    decoder, pending, ..
+                } => {
                     let input = &self.inbuf[self.in_start..self.in_end];
                     match decoder.decode(
                         input,
@@ -369,7 +555,8 @@ impl Conn {
                             else {
                                 unreachable!("matched Body above");
                             };
-                            let Pending { meta, work } = *pending;
+                            let Pending { mut meta, work } = *pending;
+                            meta.job_bytes = job_bytes(&work);
                             self.phase = Phase::Running(Box::new(meta));
                             self.release_empty_input(ctx.bufs);
                             return Next::Submit(work);
@@ -415,6 +602,7 @@ impl Conn {
             close: !head.keep_alive || keepalive_exhausted || self.peer_closed,
             keep_alive_10: head.minor_version == 0 && head.keep_alive,
             started: Instant::now(),
+            job_bytes: 0,
         };
         // A body we will not read (an answer before it) leaves the stream unframed.
         let has_body = match head.framing {
@@ -437,12 +625,13 @@ impl Conn {
                 );
                 return None;
             }
-            let body = match endpoint {
-                Endpoint::Health => health_body(ctx.started.elapsed().as_secs()),
-                Endpoint::Ready => b"{\"status\":\"ready\"}".to_vec(),
+            let (status, body) = match endpoint {
+                Endpoint::Health => (200, health_body(ctx.started.elapsed().as_secs())),
+                Endpoint::Ready if ctx.ready => (200, b"{\"status\":\"ready\"}".to_vec()),
+                Endpoint::Ready => (503, b"{\"status\":\"draining\"}".to_vec()),
             };
             self.answer(
-                200,
+                status,
                 &[("Content-Type", "application/json")],
                 &[],
                 &body,
@@ -493,6 +682,22 @@ impl Conn {
                 return None;
             }
         }
+        if ctx.buffered_bytes > ctx.limits.max_buffered_bytes {
+            meta.close |= has_body;
+            let limit = ctx.limits.max_buffered_bytes;
+            log::warn!(
+                "{} buffered bytes over the limit ({limit}): 503",
+                meta.request_id
+            );
+            self.answer_error(
+                503,
+                &format!("server overloaded: too many bytes buffered (limit is {limit} bytes)"),
+                &[("Retry-After", "1")],
+                meta,
+                ctx,
+            );
+            return None;
+        }
         match head.expect {
             Expect::Other => {
                 meta.close |= has_body;
@@ -501,7 +706,7 @@ impl Conn {
             }
             Expect::Continue if has_body => {
                 // RFC 9110 §10.1.1: admitted, so invite the body.
-                self.queue_output(b"HTTP/1.1 100 Continue\r\n\r\n", ctx.bufs);
+                self.queue_output(b"HTTP/1.1 100 Continue\r\n\r\n", ctx);
             }
             Expect::Continue | Expect::None => {}
         }
@@ -523,6 +728,7 @@ impl Conn {
             Framing::Length(n) if n > 0 => BodyDecoder::length(n),
             Framing::Chunked => BodyDecoder::chunked(),
             Framing::None | Framing::Length(_) => {
+                meta.job_bytes = job_bytes(&work);
                 self.phase = Phase::Running(Box::new(meta));
                 return Some(Next::Submit(work));
             }
@@ -530,6 +736,7 @@ impl Conn {
         self.phase = Phase::Body {
             decoder,
             pending: Box::new(Pending { meta, work }),
+            since: ctx.now,
         };
         None
     }
@@ -578,6 +785,7 @@ impl Conn {
             close: true,
             keep_alive_10: false,
             started: Instant::now(),
+            job_bytes: 0,
         }
     }
 
@@ -606,9 +814,15 @@ impl Conn {
         meta: Meta,
         ctx: &mut Ctx<'_>,
     ) {
-        let close = meta.close || self.peer_closed;
+        // Draining: the last response this connection gets (nothing more of a request is
+        // buffered) says `Connection: close`; one followed by a received request does not.
+        let last_while_draining = ctx.draining && self.in_start == self.in_end;
+        let close = meta.close || self.peer_closed || last_while_draining;
         if self.outbuf.capacity() == 0 {
             self.outbuf = ctx.bufs.get_output();
+        }
+        if !self.has_output() {
+            self.write_progress = ctx.now;
         }
         let before = self.outbuf.len();
         let framing = response::Framing {
@@ -643,15 +857,31 @@ impl Conn {
                 meta.started.elapsed().as_micros()
             );
         }
-        self.phase = Phase::Writing { close_after: close };
+        // An error closing the connection may leave the client still sending (SERVER.md
+        // "lingering close"): 400, 401, 408, 413, 431 and the like.
+        let linger = close && status >= 400 && !self.peer_closed;
+        self.phase = Phase::Writing {
+            close_after: close,
+            linger,
+        };
     }
 
-    fn queue_output(&mut self, bytes: &[u8], bufs: &mut BufPool) {
+    fn queue_output(&mut self, bytes: &[u8], ctx: &mut Ctx<'_>) {
         if self.outbuf.capacity() == 0 {
-            self.outbuf = bufs.get_output();
+            self.outbuf = ctx.bufs.get_output();
+        }
+        if !self.has_output() {
+            self.write_progress = ctx.now;
         }
         self.outbuf.extend_from_slice(bytes);
     }
+}
+
+/// Request bytes that travel with a job: the body, the target and the header fields.
+fn job_bytes(work: &Work) -> usize {
+    let input = &work.input;
+    let headers: usize = input.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    input.body.capacity() + input.path.len() + input.query.len() + headers
 }
 
 enum Endpoint {
@@ -743,6 +973,10 @@ mod tests {
                 bufs: &mut self.bufs,
                 started: self.started,
                 access_log: false,
+                now: Instant::now(),
+                buffered_bytes: 0,
+                ready: true,
+                draining: false,
             }
         }
     }
@@ -799,17 +1033,17 @@ mod tests {
             eof,
             output: Vec::new(),
         };
-        let mut conn = Conn::new(1, None);
+        let mut conn = Conn::new(1, None, Instant::now());
         conn.writable = true;
         for _ in 0..100_000 {
             conn.readable = true;
             let mut ctx = h.ctx();
             if conn.has_output() {
-                conn.write_to(&mut pipe, ctx.bufs).unwrap();
+                conn.write_to(&mut pipe, ctx.bufs, ctx.now).unwrap();
             }
             conn.read_from(&mut pipe, &mut ctx).unwrap();
             match conn.advance(&mut ctx) {
-                Next::Close => {
+                Next::Close | Next::Linger => {
                     conn.release(ctx.bufs);
                     return (String::from_utf8_lossy(&pipe.output).into_owned(), true);
                 }

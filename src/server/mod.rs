@@ -16,6 +16,7 @@ pub mod pool;
 pub mod reactor;
 pub mod response;
 pub mod router;
+pub mod timer;
 
 use std::fmt;
 use std::io::{self, Write};

@@ -8,7 +8,7 @@
 //! goes, and a `SIGNALS` token sits beside `LISTENER` and `WAKER`.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,6 +21,7 @@ use super::conn::{BufPool, Conn, Ctx, Next};
 use super::limits::Limits;
 use super::pool::{Busy, Completion, Job, Pool};
 use super::response::{DateCache, IdGen};
+use super::timer::{Deadline, TimerKind, Timers};
 use crate::app::App;
 
 /// The listening socket.
@@ -45,6 +46,11 @@ const EVENTS: usize = 1024;
 struct Entry {
     conn: Conn,
     stream: TcpStream,
+    /// The deadline last put in the timer heap for this connection; a heap entry that differs
+    /// is stale.
+    scheduled: Option<(Instant, TimerKind)>,
+    /// What `conn.held_bytes()` said last, as counted in `Reactor::buffered`.
+    held: usize,
 }
 
 /// The running server's loop state.
@@ -69,6 +75,17 @@ pub struct Reactor {
     spare: Vec<Completion>,
     /// Connections that used up their pump rounds: (key, serial) to drive again.
     again: Vec<(usize, u64)>,
+    timers: Timers,
+    /// Scratch for expired deadlines.
+    expired: Vec<Deadline>,
+    /// The clock read after each poll; every timer of the iteration starts from it.
+    now: Instant,
+    /// Bytes held by all connections and their requests at workers (`--max-buffered-bytes`).
+    buffered: usize,
+    /// /ready answers 200 (false from SIGTERM on).
+    ready: bool,
+    /// The listener is closed and connections finish what they received.
+    draining: bool,
 }
 
 /// Options of the loop beyond `Limits`.
@@ -107,6 +124,12 @@ impl Reactor {
             accept_paused_until: None,
             spare: Vec::with_capacity(256),
             again: Vec::new(),
+            timers: Timers::default(),
+            expired: Vec::new(),
+            now: Instant::now(),
+            buffered: 0,
+            ready: true,
+            draining: false,
         })
     }
 
@@ -126,6 +149,7 @@ impl Reactor {
                 }
             }
             self.pool.reactor_awake();
+            self.now = Instant::now();
             self.date.refresh(SystemTime::now());
             for event in events.iter() {
                 match event.token() {
@@ -143,14 +167,85 @@ impl Reactor {
                     self.drive(key);
                 }
             }
+            self.fire_timers();
             self.maybe_resume_accepting();
         }
     }
 
-    /// The poll timeout: the end of an EMFILE pause; later the next timer deadline (issue 4).
+    /// The poll timeout: the next timer deadline or the end of an EMFILE pause.
     fn poll_timeout(&self) -> Option<Duration> {
-        self.accept_paused_until
-            .map(|t| t.saturating_duration_since(Instant::now()))
+        let next = [self.accept_paused_until, self.timers.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()?;
+        // Round up to whole milliseconds (epoll's unit) so a deadline is not polled for twice.
+        let wait = next.saturating_duration_since(Instant::now());
+        Some(wait + Duration::from_micros(999))
+    }
+
+    /// Acts on every deadline that passed and is still the connection's current one.
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        let mut expired = std::mem::take(&mut self.expired);
+        self.timers.expired(now, &mut expired);
+        for d in expired.drain(..) {
+            let Some(entry) = self.conns.get_mut(d.key) else {
+                continue;
+            };
+            if entry.conn.serial != d.serial || entry.scheduled != Some((d.at, d.kind)) {
+                continue; // stale: the connection moved on
+            }
+            entry.scheduled = None;
+            let mut ctx = Ctx {
+                app: &self.app,
+                limits: &self.limits,
+                date: self.date.get(),
+                ids: &mut self.ids,
+                bufs: &mut self.bufs,
+                started: self.started,
+                access_log: self.access_log,
+                now,
+                buffered_bytes: self.buffered,
+                ready: self.ready,
+                draining: self.draining,
+            };
+            match entry.conn.on_timeout(d.kind, &mut ctx) {
+                Next::Close => self.close(d.key),
+                _ => self.drive(d.key),
+            }
+        }
+        self.expired = expired;
+        // Stale entries are dropped lazily; rebuild when they dominate.
+        if self.timers.len() > 2 * self.conns.len() + 1024 {
+            let conns = &self.conns;
+            self.timers.retain(|d| {
+                conns.get(d.key).is_some_and(|e| {
+                    e.conn.serial == d.serial && e.scheduled == Some((d.at, d.kind))
+                })
+            });
+        }
+    }
+
+    /// Re-reads a connection's deadline and held bytes after it changed.
+    fn sync(&mut self, key: usize) {
+        let Some(entry) = self.conns.get_mut(key) else {
+            return;
+        };
+        let held = entry.conn.held_bytes();
+        self.buffered = self.buffered - entry.held + held;
+        entry.held = held;
+        let deadline = entry.conn.deadline(&self.limits);
+        if deadline != entry.scheduled {
+            entry.scheduled = deadline;
+            if let Some((at, kind)) = deadline {
+                self.timers.schedule(Deadline {
+                    at,
+                    key,
+                    serial: entry.conn.serial,
+                    kind,
+                });
+            }
+        }
     }
 
     fn accept_all(&mut self) {
@@ -196,9 +291,12 @@ impl Reactor {
         }
         self.next_serial += 1;
         entry.insert(Entry {
-            conn: Conn::new(self.next_serial, Some(peer)),
+            conn: Conn::new(self.next_serial, Some(peer), self.now),
             stream,
+            scheduled: None,
+            held: 0,
         });
+        self.sync(key);
     }
 
     fn maybe_resume_accepting(&mut self) {
@@ -253,6 +351,10 @@ impl Reactor {
             bufs: &mut self.bufs,
             started: self.started,
             access_log: self.access_log,
+            now: self.now,
+            buffered_bytes: self.buffered,
+            ready: self.ready,
+            draining: self.draining,
         };
         let mut close = false;
         let mut rounds = 0;
@@ -264,16 +366,15 @@ impl Reactor {
             }
             let conn = &mut entry.conn;
             if conn.has_output() && conn.writable {
-                if let Err(e) = conn.write_to(&mut entry.stream, ctx.bufs) {
+                if let Err(e) = conn.write_to(&mut entry.stream, ctx.bufs, ctx.now) {
                     log::debug!("conn {}: write: {e}", conn.serial);
                     close = true;
                     break;
                 }
             }
-            let mut read = 0;
             if conn.readable && conn.wants_read() {
                 match conn.read_from(&mut entry.stream, &mut ctx) {
-                    Ok(n) => read = n,
+                    Ok(_) => {}
                     Err(e) => {
                         log::debug!("conn {}: read: {e}", conn.serial);
                         close = true;
@@ -285,6 +386,13 @@ impl Reactor {
                 Next::Close => {
                     close = true;
                     break;
+                }
+                Next::Linger => {
+                    if let Err(e) = entry.stream.shutdown(Shutdown::Write) {
+                        log::debug!("conn {}: shutdown: {e}", conn.serial);
+                        close = true;
+                        break;
+                    }
                 }
                 Next::Submit(work) => {
                     let job = Job {
@@ -307,8 +415,9 @@ impl Reactor {
                 }
                 Next::Wait => {
                     let can_write = conn.has_output() && conn.writable;
-                    // Stopped reading on a full buffer: after advance consumed it, read again.
-                    let can_read = read > 0 && conn.readable && conn.wants_read();
+                    // Stopped reading on a full buffer: once advance made room, read again
+                    // (the edge was not consumed; waiting for another would stall).
+                    let can_read = conn.readable && conn.wants_read() && conn.has_room(ctx.limits);
                     if !can_write && !can_read {
                         break;
                     }
@@ -317,6 +426,8 @@ impl Reactor {
         }
         if close {
             self.close(key);
+        } else {
+            self.sync(key);
         }
     }
 
@@ -340,6 +451,10 @@ impl Reactor {
                 bufs: &mut self.bufs,
                 started: self.started,
                 access_log: self.access_log,
+                now: self.now,
+                buffered_bytes: self.buffered,
+                ready: self.ready,
+                draining: self.draining,
             };
             entry.conn.on_done(done.outcome, &mut ctx);
             // Write now, not on the next writable edge (the socket is usually writable already).
@@ -350,6 +465,7 @@ impl Reactor {
 
     fn close(&mut self, key: usize) {
         if let Some(mut entry) = self.conns.try_remove(key) {
+            self.buffered -= entry.held;
             entry.conn.release(&mut self.bufs);
             // Dropping the stream closes it, which also removes it from the epoll set.
         }
