@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use etamil_mio::app::App;
 use etamil_mio::config::{self, Command, Source};
 use etamil_mio::lang::{self, Budget, CompileError, Outcome, Output, Program};
+use etamil_mio::server::Stop;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
@@ -38,7 +39,11 @@ fn main() -> ExitCode {
                 Err(errors) => return compile_failed(&errors),
             };
             match etamil_mio::server::serve(cfg, app) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(Stop::Drained) => ExitCode::SUCCESS,
+                Ok(Stop::TimedOut) => ExitCode::from(1),
+                // SERVER.md: a second SIGTERM/SIGINT exits at once with 128 + signal; skip
+                // every destructor (a stuck worker must not hold the exit).
+                Ok(Stop::Forced(sig)) => std::process::exit(128 + sig as i32),
                 Err(e) => {
                     log::error!("{e}");
                     ExitCode::from(1)

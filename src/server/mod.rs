@@ -16,6 +16,7 @@ pub mod pool;
 pub mod reactor;
 pub mod response;
 pub mod router;
+pub mod signals;
 pub mod timer;
 
 use std::fmt;
@@ -28,6 +29,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::app::App;
 use crate::config::Config;
 use limits::SPARE_FDS;
+pub use reactor::Stop;
 
 /// Listen backlog; the kernel caps it at net.core.somaxconn.
 const BACKLOG: i32 = 4096;
@@ -67,8 +69,8 @@ impl fmt::Display for StartError {
     }
 }
 
-/// Starts serving `app` and runs until a fatal error.
-pub fn serve(config: Config, app: App) -> Result<(), StartError> {
+/// Starts serving `app` and runs until the drain after SIGTERM/SIGINT ends (or a fatal error).
+pub fn serve(config: Config, app: App) -> Result<Stop, StartError> {
     raise_fd_limit(config.limits.max_connections as u64 + SPARE_FDS)?;
     let listener = bind(&config)?;
     let addr = listener.local_addr().map_err(StartError::Listen)?;
@@ -92,8 +94,11 @@ pub fn serve(config: Config, app: App) -> Result<(), StartError> {
     let settings = reactor::Settings {
         workers: config.workers,
         access_log: config.access_log,
+        shutdown_timeout: config.shutdown_timeout,
+        drain_delay: config.drain_delay,
+        app_path: config.app.clone(),
     };
-    let mut reactor = reactor::Reactor::new(listener, Arc::new(app), config.limits, &settings)
+    let reactor = reactor::Reactor::new(listener, Arc::new(app), config.limits, &settings)
         .map_err(StartError::Reactor)?;
     reactor.run().map_err(StartError::Reactor)
 }

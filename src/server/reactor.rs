@@ -9,25 +9,33 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::path::PathBuf;
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
+use nix::sys::signal::Signal;
 use slab::Slab;
 
 use super::conn::{BufPool, Conn, Ctx, Next};
 use super::limits::Limits;
-use super::pool::{Busy, Completion, Job, Pool};
+use super::pool::{Busy, Completion, Job, Pool, WORKER_STACK_BYTES};
 use super::response::{DateCache, IdGen};
+use super::signals::{Note, Notifier, SignalPipe, RELOADED};
 use super::timer::{Deadline, TimerKind, Timers};
 use crate::app::App;
+use crate::lang::CompileError;
 
 /// The listening socket.
 pub const LISTENER: Token = Token(usize::MAX - 1);
 /// The pool's waker: completions are ready.
 pub const WAKER: Token = Token(usize::MAX - 2);
+/// The self-pipe: a signal arrived or a reload finished.
+pub const SIGNALS: Token = Token(usize::MAX - 3);
 
 /// Connection tokens are slab keys; the fixed tokens above are never valid keys.
 fn token(key: usize) -> Token {
@@ -53,10 +61,34 @@ struct Entry {
     held: usize,
 }
 
+/// How the loop ended (main.rs turns it into an exit status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Every received request was answered and the workers joined: exit 0.
+    Drained,
+    /// The drain ran past `--shutdown-timeout`: exit 1.
+    TimedOut,
+    /// A second SIGTERM/SIGINT during the drain: exit at once with 128 + signal.
+    Forced(Signal),
+}
+
+/// The graceful drain after SIGTERM/SIGINT (SERVER.md "Signals").
+struct Drain {
+    /// The end of `--drain-delay`: then the listener closes.
+    close_listener_at: Instant,
+    /// Set when the listener closes: the end of `--shutdown-timeout`.
+    deadline: Option<Instant>,
+    /// Requests answered by workers since the signal.
+    finished: u64,
+    /// Connections open when the listener closed.
+    open_at_close: usize,
+}
+
 /// The running server's loop state.
 pub struct Reactor {
     poll: Poll,
-    listener: TcpListener,
+    /// None once the drain closed it.
+    listener: Option<TcpListener>,
     conns: Slab<Entry>,
     pool: Pool,
     app: Arc<App>,
@@ -86,12 +118,31 @@ pub struct Reactor {
     ready: bool,
     /// The listener is closed and connections finish what they received.
     draining: bool,
+    signals: SignalPipe,
+    /// Scratch for what the signal pipe said.
+    notes: Vec<Note>,
+    drain: Option<Drain>,
+    shutdown_timeout: Duration,
+    drain_delay: Duration,
+    /// The app file, for SIGHUP; None for the embedded app.
+    app_path: Option<PathBuf>,
+    /// Results of reloads compiled off the reactor thread.
+    reloads: mpsc::Receiver<Result<App, Vec<CompileError>>>,
+    reload_tx: mpsc::Sender<Result<App, Vec<CompileError>>>,
+    reloading: bool,
+    /// A SIGHUP arrived during a reload: start another when it ends (the file may have changed
+    /// again after the first one read it).
+    reload_again: bool,
 }
 
 /// Options of the loop beyond `Limits`.
 pub struct Settings {
     pub workers: usize,
     pub access_log: bool,
+    pub shutdown_timeout: Duration,
+    pub drain_delay: Duration,
+    /// The app file to recompile on SIGHUP; None for the embedded app.
+    pub app_path: Option<PathBuf>,
 }
 
 impl Reactor {
@@ -105,11 +156,18 @@ impl Reactor {
         let mut listener = TcpListener::from_std(listener);
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let signals = SignalPipe::install()?;
+        poll.registry().register(
+            &mut SourceFd(&signals.raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        let (reload_tx, reloads) = mpsc::channel();
         let waker = Waker::new(poll.registry(), WAKER)?;
         let pool = Pool::start(settings.workers, limits.queue_depth, limits.budget(), waker)?;
         Ok(Reactor {
             poll,
-            listener,
+            listener: Some(listener),
             conns: Slab::with_capacity(1024),
             pool,
             app,
@@ -130,13 +188,23 @@ impl Reactor {
             buffered: 0,
             ready: true,
             draining: false,
+            signals,
+            notes: Vec::new(),
+            drain: None,
+            shutdown_timeout: settings.shutdown_timeout,
+            drain_delay: settings.drain_delay,
+            app_path: settings.app_path.clone(),
+            reloads,
+            reload_tx,
+            reloading: false,
+            reload_again: false,
         })
     }
 
-    /// Runs until a fatal error of the poll itself.
-    pub fn run(&mut self) -> io::Result<()> {
+    /// Runs until the drain ends (or a fatal error of the poll itself).
+    pub fn run(mut self) -> io::Result<Stop> {
         let mut events = Events::with_capacity(EVENTS);
-        loop {
+        let stop = loop {
             let pending = self.pool.reactor_sleeping() || !self.again.is_empty();
             let timeout = if pending {
                 Some(Duration::ZERO)
@@ -151,6 +219,7 @@ impl Reactor {
             self.pool.reactor_awake();
             self.now = Instant::now();
             self.date.refresh(SystemTime::now());
+            let mut signalled = false;
             for event in events.iter() {
                 match event.token() {
                     LISTENER => {
@@ -158,7 +227,13 @@ impl Reactor {
                         self.accept_all();
                     }
                     WAKER => {} // completions are drained below, after every poll
+                    SIGNALS => signalled = true,
                     t => self.on_event(t.0, event),
+                }
+            }
+            if signalled {
+                if let Some(stop) = self.on_signals() {
+                    break stop;
                 }
             }
             self.drain_completions();
@@ -169,12 +244,186 @@ impl Reactor {
             }
             self.fire_timers();
             self.maybe_resume_accepting();
+            if let Some(stop) = self.check_drain() {
+                break stop;
+            }
+        };
+        if stop == Stop::Drained {
+            self.pool.shutdown();
+        }
+        Ok(stop)
+    }
+
+    /// Drains the signal pipe, *then* acts on what it said (signal-hook's order).
+    fn on_signals(&mut self) -> Option<Stop> {
+        let mut notes = std::mem::take(&mut self.notes);
+        self.signals.drain(&mut notes);
+        let mut stop = None;
+        for note in notes.drain(..) {
+            match note {
+                Note::Signal(sig @ (Signal::SIGTERM | Signal::SIGINT)) => {
+                    if self.drain.is_some() {
+                        log::warn!("second {sig}: exiting at once");
+                        stop = Some(Stop::Forced(sig));
+                        break;
+                    }
+                    self.start_drain(sig);
+                }
+                Note::Signal(Signal::SIGHUP) => self.on_sighup(),
+                Note::Signal(_) => {}
+                Note::Reloaded => self.on_reloaded(),
+            }
+        }
+        self.notes = notes;
+        stop
+    }
+
+    /// SIGTERM/SIGINT: /ready says draining at once; the listener closes after the drain delay.
+    fn start_drain(&mut self, sig: Signal) {
+        log::info!(
+            "{sig}: draining (/ready answers 503; accepting stops in {:?}, then up to {:?} to finish {} connections)",
+            self.drain_delay,
+            self.shutdown_timeout,
+            self.conns.len()
+        );
+        self.ready = false;
+        self.drain = Some(Drain {
+            close_listener_at: self.now.checked_add(self.drain_delay).unwrap_or(self.now),
+            deadline: None,
+            finished: 0,
+            open_at_close: 0,
+        });
+    }
+
+    /// Closes the listener once the drain delay is over, and ends the loop when everything
+    /// received was answered or the shutdown timeout passed.
+    fn check_drain(&mut self) -> Option<Stop> {
+        let now = Instant::now();
+        let drain = self.drain.as_mut()?;
+        if drain.deadline.is_none() {
+            if now < drain.close_listener_at {
+                return None;
+            }
+            drain.deadline = Some(now.checked_add(self.shutdown_timeout).unwrap_or(now));
+            // Take what already waits in the backlog: those clients sent their requests to us.
+            self.listener_ready = true;
+            self.accept_all();
+            let drain = self.drain.as_mut()?;
+            drain.open_at_close = self.conns.len();
+            if let Some(mut listener) = self.listener.take() {
+                let _ = self.poll.registry().deregister(&mut listener);
+                // Dropped: closed, so the kernel refuses new connections (or, with
+                // --reuse-port, hands them to the instance beside us).
+            }
+            self.listener_ready = false;
+            self.draining = true;
+            log::info!(
+                "stopped accepting; finishing the requests of {} connections",
+                self.conns.len()
+            );
+            // Idle connections close now; the rest after their last received request. Read
+            // first: a request already in the socket counts as received.
+            let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+            for key in keys {
+                if let Some(entry) = self.conns.get_mut(key) {
+                    entry.conn.readable = true;
+                }
+                self.drive(key);
+            }
+        }
+        let drain = self.drain.as_ref()?;
+        let (queued, busy) = (self.pool.queued(), self.pool.busy());
+        if self.conns.is_empty() && queued == 0 && busy == 0 {
+            log::info!(
+                "Shutdown complete: {} connections finished, {} requests answered by workers during the drain, 0 left",
+                drain.open_at_close,
+                drain.finished
+            );
+            return Some(Stop::Drained);
+        }
+        if drain.deadline.is_some_and(|d| now >= d) {
+            log::warn!(
+                "Shutdown timed out after {:?}: closing {} connections with {} requests queued and {} running; {} requests answered during the drain",
+                self.shutdown_timeout,
+                self.conns.len(),
+                queued,
+                busy,
+                drain.finished
+            );
+            return Some(Stop::TimedOut);
+        }
+        None
+    }
+
+    /// SIGHUP: recompile the app file off the reactor thread (compiling can take a while and
+    /// needs a deep stack); `on_reloaded` swaps it in.
+    fn on_sighup(&mut self) {
+        if self.drain.is_some() {
+            log::info!("SIGHUP ignored while draining");
+            return;
+        }
+        let Some(path) = self.app_path.clone() else {
+            log::info!("SIGHUP ignored: serving the embedded app");
+            return;
+        };
+        if self.reloading {
+            self.reload_again = true;
+            return;
+        }
+        log::info!("SIGHUP: reloading {}", path.display());
+        let tx = self.reload_tx.clone();
+        let notifier: Notifier = self.signals.notifier();
+        let spawned = std::thread::Builder::new()
+            .name("etamil-reload".into())
+            .stack_size(WORKER_STACK_BYTES)
+            .spawn(move || {
+                let result = App::load(Some(&path));
+                let _ = tx.send(result);
+                notifier.notify(RELOADED);
+            });
+        match spawned {
+            Ok(_) => self.reloading = true,
+            Err(e) => log::error!("cannot start the reload thread: {e}"),
+        }
+    }
+
+    /// A reload finished: swap routes and program together, or keep the old app.
+    fn on_reloaded(&mut self) {
+        while let Ok(result) = self.reloads.try_recv() {
+            self.reloading = false;
+            match result {
+                Ok(app) => {
+                    log::info!(
+                        "reloaded {}: {} routes",
+                        app.origin,
+                        app.program.routes().len()
+                    );
+                    // Requests already admitted keep the Arc of the app they were parsed under.
+                    self.app = Arc::new(app);
+                }
+                Err(errors) => {
+                    log::error!(
+                        "reload failed with {} compile errors; still serving the previous app",
+                        errors.len()
+                    );
+                    for e in &errors {
+                        log::error!("{e}");
+                    }
+                }
+            }
+        }
+        if !self.reloading && std::mem::take(&mut self.reload_again) {
+            self.on_sighup();
         }
     }
 
     /// The poll timeout: the next timer deadline or the end of an EMFILE pause.
     fn poll_timeout(&self) -> Option<Duration> {
-        let next = [self.accept_paused_until, self.timers.next_deadline()]
+        let drain = self
+            .drain
+            .as_ref()
+            .map(|d| d.deadline.unwrap_or(d.close_listener_at));
+        let next = [self.accept_paused_until, self.timers.next_deadline(), drain]
             .into_iter()
             .flatten()
             .min()?;
@@ -258,7 +507,10 @@ impl Reactor {
                 // Paused at the limit; `listener_ready` stays set for when we resume.
                 return;
             }
-            match self.listener.accept() {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
                 Ok((stream, peer)) => self.add(stream, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.listener_ready = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -457,6 +709,9 @@ impl Reactor {
                 draining: self.draining,
             };
             entry.conn.on_done(done.outcome, &mut ctx);
+            if let Some(d) = &mut self.drain {
+                d.finished += 1;
+            }
             // Write now, not on the next writable edge (the socket is usually writable already).
             self.drive(done.key);
         }
@@ -509,8 +764,11 @@ mod tests {
         let settings = Settings {
             workers: 2,
             access_log: false,
+            shutdown_timeout: Duration::from_secs(30),
+            drain_delay: Duration::ZERO,
+            app_path: None,
         };
-        let mut reactor = Reactor::new(listener, Arc::new(app), limits, &settings).unwrap();
+        let reactor = Reactor::new(listener, Arc::new(app), limits, &settings).unwrap();
         std::thread::spawn(move || reactor.run());
         addr
     }
