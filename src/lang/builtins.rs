@@ -243,84 +243,22 @@ fn boolean(b: bool) -> RtResult<Value> {
 }
 
 /// Bytes the run may still allocate.
-fn headroom() -> usize {
-    heap::limit_bytes().saturating_sub(heap::live_bytes())
-}
-
 /// A "text" argument: a string as it is, anything else rendered (4.3) under the memory budget.
 fn text_of(v: &Value) -> RtResult<Cow<'_, str>> {
     match v {
         Value::Str(s) => Ok(Cow::Borrowed(s.as_str())),
-        other => render_capped(other, headroom()).map(Cow::Owned),
+        other => render_capped(other, heap::headroom()).map(Cow::Owned),
     }
 }
 
-/// Renders `v` (4.3), failing with the memory error once the text passes `cap` bytes. Arrays
-/// may share one big string many times, so the rendering can be far larger than the value's
-/// accounted size; every item adds at least one byte (a separator or a bracket), so the work
-/// is bounded by `cap` too.
+/// Renders `v` (4.3), failing with the memory error once the text passes `cap` bytes.
 pub(crate) fn render_capped(v: &Value, cap: usize) -> RtResult<String> {
     let mut out = String::new();
-    if render_into_capped(v, &mut out, cap) {
+    if v.render_into_capped(&mut out, cap) {
         Ok(out)
     } else {
         Err(heap::memory_error())
     }
-}
-
-/// The rules of `Value::render_into`, checking the cap after every piece. Recursion is bounded
-/// by the value's depth (at most `MAX_VALUE_DEPTH`).
-fn render_into_capped(v: &Value, out: &mut String, cap: usize) -> bool {
-    match v {
-        Value::Str(s) => {
-            if out.len().saturating_add(s.as_str().len()) > cap {
-                return false;
-            }
-            out.push_str(s.as_str());
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, item) in a.items().iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                if !render_into_capped(item, out, cap) {
-                    return false;
-                }
-            }
-            out.push(']');
-        }
-        Value::Record(r) => {
-            out.push('{');
-            for (i, (k, item)) in r.map().iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                if out.len().saturating_add(k.len()) > cap {
-                    return false;
-                }
-                out.push_str(k);
-                out.push_str(": ");
-                if !render_into_capped(item, out, cap) {
-                    return false;
-                }
-            }
-            out.push('}');
-        }
-        Value::Result(r) => {
-            out.push_str(if r.is_ok() {
-                "சரி("
-            } else {
-                "தவறு("
-            });
-            if !render_into_capped(r.value(), out, cap) {
-                return false;
-            }
-            out.push(')');
-        }
-        scalar => scalar.render_into(out),
-    }
-    out.len() <= cap
 }
 
 /// A whole decimal as i64, saturating; a negative zero (trunc(-0.5)) is 0, which `to_i64`
@@ -493,7 +431,7 @@ fn to_number(args: &mut [Value]) -> RtResult<Value> {
 fn to_string(args: &mut [Value]) -> RtResult<Value> {
     match take(args, 0) {
         s @ Value::Str(_) => Ok(s),
-        other => Ok(Value::string(render_capped(&other, headroom())?)),
+        other => Ok(Value::string(render_capped(&other, heap::headroom())?)),
     }
 }
 
@@ -565,7 +503,7 @@ fn join(args: &mut [Value]) -> RtResult<Value> {
     let Value::Array(a) = &args[0] else {
         return Err(err("ஒன்றிணை க்கு ஒரு அணி தேவை", "join needs an array"));
     };
-    let cap = headroom();
+    let cap = heap::headroom();
     let mut out = String::new();
     for (i, item) in a.items().iter().enumerate() {
         if i > 0 {
@@ -574,7 +512,7 @@ fn join(args: &mut [Value]) -> RtResult<Value> {
             }
             out.push_str(&sep);
         }
-        if !render_into_capped(item, &mut out, cap) {
+        if !item.render_into_capped(&mut out, cap) {
             return Err(heap::memory_error());
         }
     }
@@ -1065,7 +1003,7 @@ fn is_empty_record(args: &mut [Value]) -> RtResult<Value> {
 // 9.9 JSON and money
 
 fn json_encode(args: &mut [Value]) -> RtResult<Value> {
-    match json::encode_capped(&args[0], headroom()) {
+    match json::encode_capped(&args[0], heap::headroom()) {
         Some(text) => Ok(Value::string(text)),
         None => Err(heap::memory_error()),
     }

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 const MAX_MANTISSA: u128 = (1 << 96) - 1;
 const MAX_SCALE: u32 = 28;
 
-#[inline]
+#[inline(always)]
 fn from_mantissa(m: i128, scale: u32) -> Option<Decimal> {
     let abs = m.unsigned_abs();
     if abs > MAX_MANTISSA {
@@ -21,7 +21,7 @@ fn from_mantissa(m: i128, scale: u32) -> Option<Decimal> {
     Some(Decimal::from_parts(abs as u32, (abs >> 32) as u32, (abs >> 64) as u32, m < 0, scale))
 }
 
-#[inline]
+#[inline(always)]
 pub fn add(x: Decimal, y: Decimal) -> Option<Decimal> {
     if x.scale() == y.scale() {
         if let Some(d) = from_mantissa(x.mantissa() + y.mantissa(), x.scale()) {
@@ -31,7 +31,7 @@ pub fn add(x: Decimal, y: Decimal) -> Option<Decimal> {
     x.checked_add(y)
 }
 
-#[inline]
+#[inline(always)]
 pub fn sub(x: Decimal, y: Decimal) -> Option<Decimal> {
     if x.scale() == y.scale() {
         if let Some(d) = from_mantissa(x.mantissa() - y.mantissa(), x.scale()) {
@@ -41,7 +41,7 @@ pub fn sub(x: Decimal, y: Decimal) -> Option<Decimal> {
     x.checked_sub(y)
 }
 
-#[inline]
+#[inline(always)]
 pub fn mul(x: Decimal, y: Decimal) -> Option<Decimal> {
     let scale = x.scale() + y.scale();
     let (mx, my) = (x.mantissa(), y.mantissa());
@@ -54,7 +54,7 @@ pub fn mul(x: Decimal, y: Decimal) -> Option<Decimal> {
     x.checked_mul(y)
 }
 
-#[inline]
+#[inline(always)]
 pub fn cmp(x: &Decimal, y: &Decimal) -> Ordering {
     if x.scale() == y.scale() {
         x.mantissa().cmp(&y.mantissa())

@@ -53,6 +53,12 @@ pub mod heap {
         LIMIT.with(|c| c.get())
     }
 
+    /// Bytes the run may still allocate.
+    #[inline]
+    pub fn headroom() -> usize {
+        limit_bytes().saturating_sub(live_bytes())
+    }
+
     /// True when the run holds more than its budget.
     #[inline]
     pub fn exceeded() -> bool {
@@ -530,18 +536,42 @@ impl Value {
 
     /// Appends the rendering to `out`. Recursion is bounded by `MAX_VALUE_DEPTH`.
     pub fn render_into(&self, out: &mut String) {
+        self.render_into_capped(out, usize::MAX);
+    }
+
+    /// Renders under the run's memory budget: arrays may share one big string many times, so
+    /// a rendering can be far larger than the value's accounted size.
+    pub fn render_within_budget(&self) -> RtResult<String> {
+        let mut out = String::new();
+        if self.render_into_capped(&mut out, heap::headroom()) {
+            Ok(out)
+        } else {
+            Err(heap::memory_error())
+        }
+    }
+
+    /// The rendering rules, stopping (false) once `out` passes `cap` bytes. Every item adds at
+    /// least one byte, so the work is bounded by `cap` too.
+    pub fn render_into_capped(&self, out: &mut String, cap: usize) -> bool {
         match self {
             Value::Nil => out.push_str("nil"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Num(n) => render_number(*n, out),
-            Value::Str(s) => out.push_str(s.as_str()),
+            Value::Str(s) => {
+                if out.len().saturating_add(s.as_str().len()) > cap {
+                    return false;
+                }
+                out.push_str(s.as_str());
+            }
             Value::Array(a) => {
                 out.push('[');
                 for (i, item) in a.items().iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    item.render_into(out);
+                    if !item.render_into_capped(out, cap) {
+                        return false;
+                    }
                 }
                 out.push(']');
             }
@@ -551,18 +581,26 @@ impl Value {
                     if i > 0 {
                         out.push_str(", ");
                     }
+                    if out.len().saturating_add(k.len()) > cap {
+                        return false;
+                    }
                     out.push_str(k);
                     out.push_str(": ");
-                    v.render_into(out);
+                    if !v.render_into_capped(out, cap) {
+                        return false;
+                    }
                 }
                 out.push('}');
             }
             Value::Result(r) => {
                 out.push_str(if r.is_ok() { "சரி(" } else { "தவறு(" });
-                r.value().render_into(out);
+                if !r.value().render_into_capped(out, cap) {
+                    return false;
+                }
                 out.push(')');
             }
         }
+        out.len() <= cap
     }
 
     /// Equality `==` (LANGUAGE.md 5.4): structural, never an error; a number equals a string

@@ -333,11 +333,11 @@ impl<'p, 'o> Vm<'p, 'o> {
                 }
                 Op::ArithGlobalK(arith, g, k) => {
                     let k = &self.program.consts[k as usize];
-                    if let (Some(Value::Num(x)), Value::Num(y)) = (&self.globals[g as usize], k) {
-                        let r = tri!(self, chunk, ip, number_op(arith, *x, *y));
+                    if let (Some(Some(Value::Num(x))), Value::Num(y)) = (self.globals.get_mut(g as usize), k) {
                         // Overwrite the number in place: no drop of the old value needed.
-                        if let Some(Value::Num(slot)) = &mut self.globals[g as usize] {
-                            *slot = r;
+                        match number_fast(arith, *x, *y) {
+                            Some(r) => *x = r,
+                            None => return Err(self.locate(number_error(arith, *y), chunk, ip - 1)),
                         }
                     } else {
                         let a = tri!(self, chunk, ip, self.global(g));
@@ -579,7 +579,10 @@ impl<'p, 'o> Vm<'p, 'o> {
                     let v = self.pop();
                     match &v {
                         Value::Str(s) => self.out.print(s.as_str()),
-                        other => self.out.print(&other.render()),
+                        other => {
+                            let text = tri!(self, chunk, ip, other.render_within_budget());
+                            self.out.print(&text);
+                        }
                     }
                 }
                 Op::Respond(has_headers) => {
@@ -679,16 +682,20 @@ fn arithmetic(op: Arith, a: &Value, b: &Value) -> RtResult<Decimal> {
 
 #[inline]
 fn number_op(op: Arith, x: Decimal, y: Decimal) -> RtResult<Decimal> {
-    let r = match op {
+    match number_fast(op, x, y) {
+        Some(r) => Ok(r),
+        None => Err(number_error(op, y)),
+    }
+}
+
+/// The operation, or None for an overflow or a zero divisor (`number_error` tells which).
+#[inline(always)]
+fn number_fast(op: Arith, x: Decimal, y: Decimal) -> Option<Decimal> {
+    match op {
         Arith::Add => num::add(x, y),
         Arith::Sub => num::sub(x, y),
         Arith::Mul => num::mul(x, y),
-        // checked_div answers None for a zero divisor too; number_error tells them apart.
         Arith::Div => x.checked_div(y),
-    };
-    match r {
-        Some(r) => Ok(r),
-        None => Err(number_error(op, y)),
     }
 }
 
@@ -719,14 +726,21 @@ fn compare(cmp: Cmp, a: &Value, b: &Value) -> RtResult<bool> {
     })
 }
 
+/// `&`: both renderings joined, refused before allocating past the memory budget.
 fn concat(a: &Value, b: &Value) -> RtResult<Value> {
-    let mut s = a.render();
-    match b {
+    let mut s = match a {
         Value::Str(t) => {
-            heap::reserve(s.len() + t.as_str().len())?;
-            s.push_str(t.as_str());
+            let extra = match b {
+                Value::Str(u) => u.as_str().len(),
+                _ => 0,
+            };
+            heap::reserve(t.as_str().len() + extra)?;
+            String::from(t.as_str())
         }
-        other => other.render_into(&mut s),
+        other => other.render_within_budget()?,
+    };
+    if !b.render_into_capped(&mut s, heap::headroom()) {
+        return Err(heap::memory_error());
     }
     Ok(Value::string(s))
 }
