@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::lang::Budget;
+use crate::server::guard::{Cors, Secret};
 use crate::server::limits::{self, Limits};
 
 /// What kind of value an option takes, which decides its parser and its `--help` text.
@@ -34,6 +35,12 @@ enum Kind {
     Switch,
     /// error, warn, info, debug.
     Level,
+    /// A positive decimal (`0.5`, `100`).
+    Rate,
+    /// `*` or a comma-separated list of origins.
+    Origins,
+    /// A file path.
+    File,
 }
 
 /// One row of the options table.
@@ -188,6 +195,34 @@ const OPTIONS: &[Opt] = &[
         in_run: false,
     },
     Opt {
+        name: "rate-limit",
+        kind: Kind::Rate,
+        default: "off",
+        help: "requests per second per client IP (IPv6 by /64) → 429",
+        in_run: false,
+    },
+    Opt {
+        name: "rate-burst",
+        kind: Kind::Count,
+        default: "the rate rounded up",
+        help: "token bucket size of --rate-limit",
+        in_run: false,
+    },
+    Opt {
+        name: "cors-origin",
+        kind: Kind::Origins,
+        default: "off",
+        help: "* or a comma-separated list of allowed origins",
+        in_run: false,
+    },
+    Opt {
+        name: "auth-token-file",
+        kind: Kind::File,
+        default: "none",
+        help: "file holding the bearer token every app route needs (or ETAMIL_AUTH_TOKEN)",
+        in_run: false,
+    },
+    Opt {
         name: "log-level",
         kind: Kind::Level,
         default: "info",
@@ -227,9 +262,34 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Time /ready answers 503 on SIGTERM before the listener closes.
     pub drain_delay: Duration,
+    /// Requests per second per client; None = off.
+    pub rate_limit: Option<Rate>,
+    /// Token bucket size (the rate rounded up, at least 1, unless given).
+    pub rate_burst: u64,
+    pub cors: Option<Cors>,
+    pub auth: Option<Auth>,
     /// None = the embedded default app.
     pub app: Option<PathBuf>,
 }
+
+/// A positive, finite rate per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate(pub f64);
+
+// Only ever a positive finite number (parse_rate), for which == is an equivalence.
+impl Eq for Rate {}
+
+/// Where the bearer token comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `--auth-token-file`: read at start and on SIGHUP.
+    File(PathBuf),
+    /// `ETAMIL_AUTH_TOKEN`, already trimmed and non-empty.
+    Token(Secret),
+}
+
+/// The variable holding the token itself (not an option: never a flag, so not in `ps`).
+pub const AUTH_TOKEN_VAR: &str = "ETAMIL_AUTH_TOKEN";
 
 /// Where a program comes from: a file, or standard input (`-`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,6 +299,8 @@ pub enum Source {
 }
 
 /// What the command line asked for.
+// Built once at start and matched at once: boxing `Serve` would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Serve(Config),
@@ -440,6 +502,15 @@ fn serve(values: &Values, mut positional: Vec<String>) -> Result<Command, UsageE
             .size("max-buffered-bytes")?
             .unwrap_or(defaults.max_buffered_bytes),
     };
+    let rate_limit = values.parsed(
+        "rate-limit",
+        "a positive decimal such as 0.5 or 100",
+        parse_rate,
+    )?;
+    let rate_burst = match values.count("rate-burst")? {
+        Some(n) => n,
+        None => rate_limit.map_or(1, |r| (r.0.ceil() as u64).max(1)),
+    };
     Ok(Command::Serve(Config {
         host: values.host()?.unwrap_or(IpAddr::from([127, 0, 0, 1])),
         port: values.port()?.unwrap_or(9999),
@@ -448,6 +519,14 @@ fn serve(values: &Values, mut positional: Vec<String>) -> Result<Command, UsageE
         log_level: values.level()?.unwrap_or(log::LevelFilter::Info),
         access_log: values.switch("access-log")?.unwrap_or(true),
         limits,
+        rate_limit,
+        rate_burst,
+        cors: values.parsed(
+            "cors-origin",
+            "* or a comma-separated list of origins",
+            Cors::parse,
+        )?,
+        auth: auth(values)?,
         shutdown_timeout: values
             .duration("shutdown-timeout")?
             .unwrap_or(limits::DEFAULT_SHUTDOWN_TIMEOUT),
@@ -456,6 +535,36 @@ fn serve(values: &Values, mut positional: Vec<String>) -> Result<Command, UsageE
             .unwrap_or(limits::DEFAULT_DRAIN_DELAY),
         app,
     }))
+}
+
+/// `--auth-token-file` or `ETAMIL_AUTH_TOKEN`, not both; an empty variable is refused.
+fn auth(values: &Values<'_>) -> Result<Option<Auth>, UsageError> {
+    let file = values.parsed("auth-token-file", "a file path", |s| {
+        (!s.is_empty()).then(|| PathBuf::from(s))
+    })?;
+    let token = (values.env)(AUTH_TOKEN_VAR);
+    match (file, token) {
+        (Some(_), Some(_)) => Err(usage(format!(
+            "--auth-token-file and {AUTH_TOKEN_VAR} are both set; use one"
+        ))),
+        (Some(f), None) => Ok(Some(Auth::File(f))),
+        (None, Some(t)) => match Secret::new(&t) {
+            Some(secret) => Ok(Some(Auth::Token(secret))),
+            None => Err(usage(format!("{AUTH_TOKEN_VAR} is empty"))),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+/// A positive decimal: digits, optionally a point and more digits.
+fn parse_rate(s: &str) -> Option<Rate> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) || (s.contains('.') && frac.is_empty()) {
+        return None;
+    }
+    let r: f64 = s.parse().ok()?;
+    (r > 0.0 && r.is_finite()).then_some(Rate(r))
 }
 
 /// The raw values of one command line: flags first, then `ETAMIL_*` variables.
@@ -641,6 +750,9 @@ pub fn help() -> String {
             Kind::Size => "SIZE",
             Kind::Switch => "on|off",
             Kind::Level => "LEVEL",
+            Kind::Rate => "RATE",
+            Kind::Origins => "ORIGINS",
+            Kind::File => "FILE",
         };
         let flag = format!("--{} {arg}", o.name);
         s.push_str(&format!(
@@ -713,6 +825,10 @@ mod tests {
             ("--port 70000", "--port"),
             ("--idle-timeout 0s", "--idle-timeout"),
             ("--drain-delay 3", "--drain-delay"),
+            ("--rate-limit 0", "--rate-limit"),
+            ("--rate-limit 1.", "--rate-limit"),
+            ("--rate-limit -2", "--rate-limit"),
+            ("--cors-origin ,", "--cors-origin"),
         ] {
             match parse(&args(line), &no_env) {
                 Err(UsageError(m)) => assert!(m.contains(name), "{line}: {m}"),
@@ -724,6 +840,34 @@ mod tests {
             Err(UsageError(m)) => assert!(m.contains("ETAMIL_QUEUE_DEPTH"), "{m}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn rate_limit_cors_and_auth() {
+        let c = serve_cfg("--rate-limit 2.5", &no_env);
+        assert_eq!((c.rate_limit, c.rate_burst), (Some(Rate(2.5)), 3));
+        let c = serve_cfg("--rate-limit 0.1", &no_env);
+        assert_eq!(c.rate_burst, 1);
+        assert_eq!(
+            serve_cfg("--rate-limit 5 --rate-burst 20", &no_env).rate_burst,
+            20
+        );
+        assert_eq!(serve_cfg("--cors-origin *", &no_env).cors, Some(Cors::Any));
+        let env = |k: &str| (k == AUTH_TOKEN_VAR).then(|| " tok \n".to_owned());
+        assert_eq!(
+            serve_cfg("", &env).auth,
+            Some(Auth::Token(Secret::new("tok").unwrap()))
+        );
+        match parse(&args("--auth-token-file /x"), &env) {
+            Err(UsageError(m)) => assert!(m.contains("both"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let empty = |k: &str| (k == AUTH_TOKEN_VAR).then(|| "  ".to_owned());
+        assert!(parse(&args(""), &empty).is_err());
+        assert_eq!(
+            serve_cfg("--auth-token-file /x", &no_env).auth,
+            Some(Auth::File("/x".into()))
+        );
     }
 
     #[test]

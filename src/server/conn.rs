@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::body::{BodyDecoder, Decoded};
+use super::guard::{Guard, CORS_MAX_AGE};
 use super::http::{self, Expect, Framing, Head, Parsed};
 use super::limits::{Limits, LINGER_BYTES, LINGER_TIME};
 use super::pool::JobOutcome;
@@ -82,6 +83,8 @@ pub struct Ctx<'a> {
     pub ready: bool,
     /// The listener is closed: each connection closes after the last request it has received.
     pub draining: bool,
+    /// Rate limit, CORS, bearer token.
+    pub guard: &'a mut Guard,
 }
 
 /// What the reactor must do after a step.
@@ -117,6 +120,8 @@ struct Meta {
     started: Instant,
     /// Request bytes handed to a worker with this request (for `--max-buffered-bytes`).
     job_bytes: usize,
+    /// `Access-Control-Allow-Origin` for an allowed `Origin` (with `--cors-origin`).
+    cors: Option<String>,
 }
 
 /// A request whose body is still arriving.
@@ -603,6 +608,7 @@ impl Conn {
             keep_alive_10: head.minor_version == 0 && head.keep_alive,
             started: Instant::now(),
             job_bytes: 0,
+            cors: None,
         };
         // A body we will not read (an answer before it) leaves the stream unframed.
         let has_body = match head.framing {
@@ -639,6 +645,66 @@ impl Conn {
                 ctx,
             );
             return None;
+        }
+
+        // Rate limit (429), per client IP; the server's own endpoints above are exempt.
+        if let (Some(rate), Some(peer)) = (ctx.guard.rate.as_mut(), self.peer) {
+            if let Err(wait) = rate.check(peer.ip(), ctx.now) {
+                meta.close |= has_body;
+                log::debug!("{} rate limited {}", meta.request_id, peer.ip());
+                let retry = wait.to_string();
+                self.answer_error(
+                    429,
+                    "too many requests",
+                    &[("Retry-After", &retry)],
+                    meta,
+                    ctx,
+                );
+                return None;
+            }
+        }
+        // CORS: every answer to an allowed origin says so; a preflight is ours to answer.
+        if let Some(cors) = &ctx.guard.cors {
+            let origin = header(&head.headers, "origin");
+            meta.cors = origin
+                .and_then(|o| std::str::from_utf8(o).ok())
+                .and_then(|o| cors.allow(o))
+                .map(str::to_owned);
+            let request_method = header(&head.headers, "access-control-request-method");
+            if head.method == "OPTIONS" && origin.is_some() && request_method.is_some() {
+                meta.close |= has_body;
+                let methods = match ctx.app.router.route("OPTIONS", &segments) {
+                    Match::Options { allow } | Match::MethodNotAllowed { allow } => allow,
+                    _ => String::from_utf8_lossy(request_method.unwrap_or_default()).into_owned(),
+                };
+                let mut extra: Vec<(&str, String)> = Vec::new();
+                if meta.cors.is_some() {
+                    extra.push(("Access-Control-Allow-Methods", methods));
+                    if let Some(h) = header(&head.headers, "access-control-request-headers") {
+                        let h = String::from_utf8_lossy(h).into_owned();
+                        extra.push(("Access-Control-Allow-Headers", h));
+                    }
+                    extra.push(("Access-Control-Max-Age", CORS_MAX_AGE.to_owned()));
+                }
+                let extra: Vec<(&str, &str)> =
+                    extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                self.answer(204, &extra, &[], b"", meta, ctx);
+                return None;
+            }
+        }
+        // Bearer token (401) before routing, so unauthenticated clients cannot probe routes.
+        if let Some(token) = &ctx.guard.token {
+            if !token.admits(header(&head.headers, "authorization")) {
+                meta.close |= has_body;
+                self.answer_error(
+                    401,
+                    "missing or invalid bearer token",
+                    &[("WWW-Authenticate", "Bearer")],
+                    meta,
+                    ctx,
+                );
+                return None;
+            }
         }
 
         let found = if head.asterisk {
@@ -786,6 +852,7 @@ impl Conn {
             keep_alive_10: false,
             started: Instant::now(),
             job_bytes: 0,
+            cors: None,
         }
     }
 
@@ -825,6 +892,27 @@ impl Conn {
             self.write_progress = ctx.now;
         }
         let before = self.outbuf.len();
+        // CORS (SERVER.md): ours replace the handler's Access-Control-Allow-Origin and Vary.
+        let mut server_headers: Cow<'_, [(&str, &str)]> = Cow::Borrowed(server_headers);
+        let mut handler_headers: Cow<'_, [(String, String)]> = Cow::Borrowed(handler_headers);
+        if let Some(origin) = &meta.cors {
+            let mut ours = server_headers.to_vec();
+            ours.push(("Access-Control-Allow-Origin", origin));
+            ours.push(("Vary", "Origin"));
+            server_headers = Cow::Owned(ours);
+            let replaced = |n: &str| {
+                n.eq_ignore_ascii_case("access-control-allow-origin")
+                    || n.eq_ignore_ascii_case("vary")
+            };
+            if handler_headers.iter().any(|(n, _)| replaced(n)) {
+                let kept = handler_headers
+                    .iter()
+                    .filter(|(n, _)| !replaced(n))
+                    .cloned()
+                    .collect();
+                handler_headers = Cow::Owned(kept);
+            }
+        }
         let framing = response::Framing {
             request_id: &meta.request_id,
             date: ctx.date,
@@ -835,8 +923,8 @@ impl Conn {
         response::encode(
             &mut self.outbuf,
             status,
-            server_headers,
-            handler_headers,
+            &server_headers,
+            &handler_headers,
             body,
             &framing,
         );
@@ -875,6 +963,14 @@ impl Conn {
         }
         self.outbuf.extend_from_slice(bytes);
     }
+}
+
+/// The first header field named `name` (lower case).
+fn header<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
 }
 
 /// Request bytes that travel with a job: the body, the target and the header fields.
@@ -941,6 +1037,7 @@ mod tests {
         ids: IdGen,
         bufs: BufPool,
         started: Instant,
+        guard: Guard,
     }
 
     impl Harness {
@@ -961,6 +1058,7 @@ mod tests {
                 ids: IdGen::default(),
                 bufs: BufPool::default(),
                 started: Instant::now(),
+                guard: Guard::default(),
             }
         }
 
@@ -977,6 +1075,7 @@ mod tests {
                 buffered_bytes: 0,
                 ready: true,
                 draining: false,
+                guard: &mut self.guard,
             }
         }
     }

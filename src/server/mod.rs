@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod conn;
+pub mod guard;
 pub mod http;
 pub mod limits;
 pub mod pool;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::app::App;
-use crate::config::Config;
+use crate::config::{Auth, Config};
 use limits::SPARE_FDS;
 pub use reactor::Stop;
 
@@ -49,6 +50,8 @@ pub enum StartError {
     Listen(io::Error),
     Stdout(io::Error),
     Reactor(io::Error),
+    /// `--auth-token-file` cannot be read or is empty.
+    AuthToken(String),
 }
 
 impl fmt::Display for StartError {
@@ -65,12 +68,14 @@ impl fmt::Display for StartError {
             StartError::Listen(e) => write!(f, "cannot listen: {e}"),
             StartError::Stdout(e) => write!(f, "cannot print the bound address: {e}"),
             StartError::Reactor(e) => write!(f, "event loop failed: {e}"),
+            StartError::AuthToken(e) => f.write_str(e),
         }
     }
 }
 
 /// Starts serving `app` and runs until the drain after SIGTERM/SIGINT ends (or a fatal error).
 pub fn serve(config: Config, app: App) -> Result<Stop, StartError> {
+    let guard = admission(&config)?;
     raise_fd_limit(config.limits.max_connections as u64 + SPARE_FDS)?;
     let listener = bind(&config)?;
     let addr = listener.local_addr().map_err(StartError::Listen)?;
@@ -97,10 +102,31 @@ pub fn serve(config: Config, app: App) -> Result<Stop, StartError> {
         shutdown_timeout: config.shutdown_timeout,
         drain_delay: config.drain_delay,
         app_path: config.app.clone(),
+        auth_file: match &config.auth {
+            Some(Auth::File(f)) => Some(f.clone()),
+            _ => None,
+        },
     };
-    let reactor = reactor::Reactor::new(listener, Arc::new(app), config.limits, &settings)
+    let mut reactor = reactor::Reactor::new(listener, Arc::new(app), config.limits, &settings)
         .map_err(StartError::Reactor)?;
+    reactor.set_guard(guard);
     reactor.run().map_err(StartError::Reactor)
+}
+
+/// The admission policy from the options; reads `--auth-token-file`.
+fn admission(config: &Config) -> Result<guard::Guard, StartError> {
+    let token = match &config.auth {
+        None => None,
+        Some(Auth::Token(t)) => Some(t.clone()),
+        Some(Auth::File(f)) => Some(guard::read_token_file(f).map_err(StartError::AuthToken)?),
+    };
+    Ok(guard::Guard {
+        rate: config
+            .rate_limit
+            .map(|r| guard::RateLimiter::new(r.0, config.rate_burst, guard::RATE_LIMIT_CLIENTS)),
+        cors: config.cors.clone(),
+        token,
+    })
 }
 
 /// SERVER.md: the soft limit is raised to the hard one; below `needed` we refuse to start.

@@ -22,6 +22,7 @@ use nix::sys::signal::Signal;
 use slab::Slab;
 
 use super::conn::{BufPool, Conn, Ctx, Next};
+use super::guard::{self, Guard, Secret};
 use super::limits::Limits;
 use super::pool::{Busy, Completion, Job, Pool, WORKER_STACK_BYTES};
 use super::response::{DateCache, IdGen};
@@ -70,6 +71,13 @@ pub enum Stop {
     TimedOut,
     /// A second SIGTERM/SIGINT during the drain: exit at once with 128 + signal.
     Forced(Signal),
+}
+
+/// What a reload thread hands back.
+struct Reloaded {
+    app: Result<App, Vec<CompileError>>,
+    /// The re-read `--auth-token-file`, when there is one.
+    token: Option<Result<Secret, String>>,
 }
 
 /// The graceful drain after SIGTERM/SIGINT (SERVER.md "Signals").
@@ -127,8 +135,11 @@ pub struct Reactor {
     /// The app file, for SIGHUP; None for the embedded app.
     app_path: Option<PathBuf>,
     /// Results of reloads compiled off the reactor thread.
-    reloads: mpsc::Receiver<Result<App, Vec<CompileError>>>,
-    reload_tx: mpsc::Sender<Result<App, Vec<CompileError>>>,
+    reloads: mpsc::Receiver<Reloaded>,
+    reload_tx: mpsc::Sender<Reloaded>,
+    guard: Guard,
+    /// `--auth-token-file`, re-read on SIGHUP.
+    auth_file: Option<PathBuf>,
     reloading: bool,
     /// A SIGHUP arrived during a reload: start another when it ends (the file may have changed
     /// again after the first one read it).
@@ -143,6 +154,8 @@ pub struct Settings {
     pub drain_delay: Duration,
     /// The app file to recompile on SIGHUP; None for the embedded app.
     pub app_path: Option<PathBuf>,
+    /// `--auth-token-file`, re-read on SIGHUP.
+    pub auth_file: Option<PathBuf>,
 }
 
 impl Reactor {
@@ -198,7 +211,14 @@ impl Reactor {
             reload_tx,
             reloading: false,
             reload_again: false,
+            guard: Guard::default(),
+            auth_file: settings.auth_file.clone(),
         })
+    }
+
+    /// Sets the admission policy (rate limit, CORS, token); off until called.
+    pub fn set_guard(&mut self, guard: Guard) {
+        self.guard = guard;
     }
 
     /// Runs until the drain ends (or a fatal error of the poll itself).
@@ -373,12 +393,14 @@ impl Reactor {
         log::info!("SIGHUP: reloading {}", path.display());
         let tx = self.reload_tx.clone();
         let notifier: Notifier = self.signals.notifier();
+        let auth_file = self.auth_file.clone();
         let spawned = std::thread::Builder::new()
             .name("etamil-reload".into())
             .stack_size(WORKER_STACK_BYTES)
             .spawn(move || {
-                let result = App::load(Some(&path));
-                let _ = tx.send(result);
+                let app = App::load(Some(&path));
+                let token = auth_file.map(|f| guard::read_token_file(&f));
+                let _ = tx.send(Reloaded { app, token });
                 notifier.notify(RELOADED);
             });
         match spawned {
@@ -389,8 +411,13 @@ impl Reactor {
 
     /// A reload finished: swap routes and program together, or keep the old app.
     fn on_reloaded(&mut self) {
-        while let Ok(result) = self.reloads.try_recv() {
+        while let Ok(Reloaded { app: result, token }) = self.reloads.try_recv() {
             self.reloading = false;
+            match token {
+                Some(Ok(secret)) => self.guard.token = Some(secret),
+                Some(Err(e)) => log::error!("{e}; keeping the previous token"),
+                None => {}
+            }
             match result {
                 Ok(app) => {
                     log::info!(
@@ -457,6 +484,7 @@ impl Reactor {
                 buffered_bytes: self.buffered,
                 ready: self.ready,
                 draining: self.draining,
+                guard: &mut self.guard,
             };
             match entry.conn.on_timeout(d.kind, &mut ctx) {
                 Next::Close => self.close(d.key),
@@ -607,6 +635,7 @@ impl Reactor {
             buffered_bytes: self.buffered,
             ready: self.ready,
             draining: self.draining,
+            guard: &mut self.guard,
         };
         let mut close = false;
         let mut rounds = 0;
@@ -707,6 +736,7 @@ impl Reactor {
                 buffered_bytes: self.buffered,
                 ready: self.ready,
                 draining: self.draining,
+                guard: &mut self.guard,
             };
             entry.conn.on_done(done.outcome, &mut ctx);
             if let Some(d) = &mut self.drain {
@@ -767,6 +797,7 @@ mod tests {
             shutdown_timeout: Duration::from_secs(30),
             drain_delay: Duration::ZERO,
             app_path: None,
+            auth_file: None,
         };
         let reactor = Reactor::new(listener, Arc::new(app), limits, &settings).unwrap();
         std::thread::spawn(move || reactor.run());
