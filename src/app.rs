@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::lang::{self, CompileError, Program};
+use crate::server::metrics::Metrics;
 use crate::server::router::Router;
 
 /// The embedded default app, served when no app file is given.
@@ -21,6 +22,9 @@ pub struct App {
     pub router: Router,
     /// The app file, or `DEFAULT_APP_NAME`.
     pub origin: String,
+    /// Each route's slot in `Metrics` (by index in `Program::routes()`), from
+    /// `Metrics::route_ids`; empty until `register_metrics`.
+    pub metric_ids: Vec<usize>,
 }
 
 impl App {
@@ -42,6 +46,38 @@ impl App {
             program,
             router,
             origin,
+            metric_ids: Vec::new(),
         }
+    }
+
+    /// Gives each route its metrics slot by pattern; call once per `Metrics` before serving
+    /// (and on each reload, with the same `Metrics`, so a pattern keeps its series).
+    pub fn register_metrics(&mut self, metrics: &Metrics) {
+        self.metric_ids = metrics.route_ids(&self.route_patterns());
+    }
+
+    /// The route patterns in route order, as the metrics and access log label them.
+    pub fn route_patterns(&self) -> Vec<String> {
+        self.program
+            .routes()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect()
+    }
+
+    /// Route `route`'s metrics slot; an unregistered route counts under `route="(other)"`.
+    pub fn metric_id(&self, route: usize) -> usize {
+        self.metric_ids
+            .get(route)
+            .copied()
+            .unwrap_or(crate::server::metrics::MAX_ROUTE_SLOTS)
+    }
+
+    /// Route `route`'s pattern, for the access log; `-` if out of range.
+    pub fn route_pattern(&self, route: usize) -> &str {
+        self.program
+            .routes()
+            .get(route)
+            .map_or(crate::server::metrics::UNROUTED, |r| r.path.as_str())
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::lang::Budget;
 use crate::server::guard::{Cors, Secret};
+use crate::logging::{LogConfig, LogFormat};
 use crate::server::limits::{self, Limits};
 
 /// What kind of value an option takes, which decides its parser and its `--help` text.
@@ -41,6 +42,8 @@ enum Kind {
     Origins,
     /// A file path.
     File,
+    /// json or text.
+    LogFormat,
 }
 
 /// One row of the options table.
@@ -223,6 +226,13 @@ const OPTIONS: &[Opt] = &[
         in_run: false,
     },
     Opt {
+        name: "log-format",
+        kind: Kind::LogFormat,
+        default: "json",
+        help: "json (one object per line) or text (for people)",
+        in_run: false,
+    },
+    Opt {
         name: "log-level",
         kind: Kind::Level,
         default: "info",
@@ -255,6 +265,7 @@ pub struct Config {
     pub port: u16,
     pub workers: usize,
     pub reuse_port: bool,
+    pub log_format: LogFormat,
     pub log_level: log::LevelFilter,
     pub access_log: bool,
     pub limits: Limits,
@@ -290,6 +301,17 @@ pub enum Auth {
 
 /// The variable holding the token itself (not an option: never a flag, so not in `ps`).
 pub const AUTH_TOKEN_VAR: &str = "ETAMIL_AUTH_TOKEN";
+
+impl Config {
+    /// What `--log-format`, `--log-level` and `--access-log` ask of the logger.
+    pub fn log_config(&self) -> LogConfig {
+        LogConfig {
+            format: self.log_format,
+            level: self.log_level,
+            access_log: self.access_log,
+        }
+    }
+}
 
 /// Where a program comes from: a file, or standard input (`-`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -516,6 +538,7 @@ fn serve(values: &Values, mut positional: Vec<String>) -> Result<Command, UsageE
         port: values.port()?.unwrap_or(9999),
         workers,
         reuse_port: values.switch("reuse-port")?.unwrap_or(false),
+        log_format: values.log_format()?.unwrap_or(LogFormat::Json),
         log_level: values.level()?.unwrap_or(log::LevelFilter::Info),
         access_log: values.switch("access-log")?.unwrap_or(true),
         limits,
@@ -674,6 +697,14 @@ impl Values<'_> {
         })
     }
 
+    fn log_format(&self) -> Result<Option<LogFormat>, UsageError> {
+        self.parsed("log-format", "json or text", |s| match s {
+            "json" => Some(LogFormat::Json),
+            "text" => Some(LogFormat::Text),
+            _ => None,
+        })
+    }
+
     /// `run`'s budget: no deadline, no instruction limit and 1 GiB unless asked.
     fn run_budget(&self) -> Result<Budget, UsageError> {
         let d = Budget::RUN_DEFAULT;
@@ -753,6 +784,7 @@ pub fn help() -> String {
             Kind::Rate => "RATE",
             Kind::Origins => "ORIGINS",
             Kind::File => "FILE",
+            Kind::LogFormat => "json|text",
         };
         let flag = format!("--{} {arg}", o.name);
         s.push_str(&format!(
@@ -797,7 +829,22 @@ mod tests {
         assert_eq!(c.app, Some(PathBuf::from("app.qmz")));
         assert_eq!(c.limits, Limits::default());
         assert!(c.access_log);
+        assert_eq!(c.log_config(), LogConfig::default());
         assert_eq!(serve_cfg("", &no_env).app, None);
+        let env = |k: &str| (k == "ETAMIL_LOG_FORMAT").then(|| "text".to_owned());
+        let c = serve_cfg("--access-log off --log-level warn", &env);
+        assert_eq!(
+            c.log_config(),
+            LogConfig {
+                format: LogFormat::Text,
+                level: log::LevelFilter::Warn,
+                access_log: false
+            }
+        );
+        assert_eq!(
+            serve_cfg("--log-format json", &env).log_format,
+            LogFormat::Json
+        );
     }
 
     #[test]
@@ -822,6 +869,8 @@ mod tests {
             ("--handler-timeout 0s", "--handler-timeout"),
             ("--max-body-bytes 1MB", "--max-body-bytes"),
             ("--access-log yes", "--access-log"),
+            ("--log-format xml", "--log-format"),
+            ("--log-level trace", "--log-level"),
             ("--port 70000", "--port"),
             ("--idle-timeout 0s", "--idle-timeout"),
             ("--drain-delay 3", "--drain-delay"),

@@ -3,9 +3,11 @@
 //! Crate map:
 //! - `lang`: the eTamil language: lexer, parser, checker, compiler, VM, builtins.
 //! - `config`: the command line and `ETAMIL_*` variables → `config::Command`.
+//! - `logging`: our `log::Log` (JSON lines or text) through a bounded channel to one writer
+//!   thread; access lines and handler prints.
 //! - `app`: a compiled `Program` with its `Router`; the embedded default app.
 //! - `server`: the serving core — reactor (mio), connections (sans-io state machines), HTTP
-//!   parsing, body decoding, routing, responses, the worker pool.
+//!   parsing, body decoding, routing, responses, the worker pool, metrics.
 //!
 //! Data flow: main.rs parses the command line → `App::load` compiles once → `server::serve`
 //! binds and runs one reactor thread; workers run `lang::vm::run_route` on the shared
@@ -17,4 +19,5 @@
 pub mod app;
 pub mod config;
 pub mod lang;
+pub mod logging;
 pub mod server;

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use etamil_mio::app::App;
-use etamil_mio::config::{self, Command, Source};
+use etamil_mio::config::{self, Command, Config, Source};
 use etamil_mio::lang::{self, Budget, CompileError, Outcome, Output, Program};
 use etamil_mio::server::Stop;
+use etamil_mio::logging;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
@@ -32,24 +33,7 @@ fn main() -> ExitCode {
             println!("etamil-mio {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Serve(cfg) => {
-            StderrLogger::install(cfg.log_level, cfg.access_log);
-            let app = match App::load(cfg.app.as_deref()) {
-                Ok(app) => app,
-                Err(errors) => return compile_failed(&errors),
-            };
-            match etamil_mio::server::serve(cfg, app) {
-                Ok(Stop::Drained) => ExitCode::SUCCESS,
-                Ok(Stop::TimedOut) => ExitCode::from(1),
-                // SERVER.md: a second SIGTERM/SIGINT exits at once with 128 + signal; skip
-                // every destructor (a stuck worker must not hold the exit).
-                Ok(Stop::Forced(sig)) => std::process::exit(128 + sig as i32),
-                Err(e) => {
-                    log::error!("{e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
+        Command::Serve(cfg) => serve(cfg),
         Command::Run { source, budget } => run(&source, &budget),
         Command::Check { source, disasm } => match compile(&source) {
             Ok(program) => {
@@ -130,44 +114,36 @@ fn run(source: &Source, budget: &Budget) -> ExitCode {
     }
 }
 
-/// A minimal `log::Log` to stderr until the structured logger of issue 5 replaces it:
-/// `ts level [target] message`, one line each, written whole.
-struct StderrLogger {
-    level: log::LevelFilter,
-    access_log: bool,
-}
-
-impl StderrLogger {
-    fn install(level: log::LevelFilter, access_log: bool) {
-        let logger = Box::leak(Box::new(StderrLogger { level, access_log }));
-        if log::set_logger(logger).is_ok() {
-            log::set_max_level(level);
+/// `serve`: the structured logger first (so start-up is logged through it), then the app, then
+/// the server; the log writer is drained before the exit status is returned, so the last lines
+/// (the error that stopped the server, "Shutdown complete") are not lost.
+fn serve(cfg: Config) -> ExitCode {
+    let log = match logging::init(cfg.log_config()) {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("etamil-mio: cannot start logging: {e}");
+            return ExitCode::from(1);
         }
-    }
-}
-
-impl log::Log for StderrLogger {
-    fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
-        meta.level() <= self.level && (self.access_log || meta.target() != "access")
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let line = format!(
-            "{}.{:03} {:<5} [{}] {}\n",
-            ts.as_secs(),
-            ts.subsec_millis(),
-            record.level(),
-            record.target(),
-            record.args()
-        );
-        let _ = io::stderr().lock().write_all(line.as_bytes());
-    }
-
-    fn flush(&self) {}
+    };
+    let code = match App::load(cfg.app.as_deref()) {
+        Ok(app) => match etamil_mio::server::serve(cfg, app) {
+            Ok(Stop::Drained) => ExitCode::SUCCESS,
+            Ok(Stop::TimedOut) => ExitCode::from(1),
+            // SERVER.md: a second SIGTERM/SIGINT exits at once with 128 + signal, skipping
+            // every destructor (a stuck worker must not hold the exit).
+            Ok(Stop::Forced(sig)) => {
+                log.flush_and_stop();
+                std::process::exit(128 + sig as i32);
+            }
+            Err(e) => {
+                log::error!("{e}");
+                ExitCode::from(1)
+            }
+        },
+        // Compile errors are the user's reading matter, not log records: plain stderr, as
+        // `check` prints them. Nothing else writes yet, so they cannot interleave.
+        Err(errors) => compile_failed(&errors),
+    };
+    log.flush_and_stop();
+    code
 }

@@ -88,7 +88,10 @@ fn a_runaway_string_stops_at_the_memory_budget() {
 #[test]
 fn rendering_a_string_shared_many_times_stops_at_the_memory_budget() {
     // 21 references to one 100 KB string are cheap to hold but 2 MB to render.
-    let budget = Budget { max_memory_bytes: 1 << 20, ..Budget::RUN_DEFAULT };
+    let budget = Budget {
+        max_memory_bytes: 1 << 20,
+        ..Budget::RUN_DEFAULT
+    };
     assert_limit_then_recover(
         "s = திரும்பச்செய்(\"x\", 100000); a = [s]; i = 0; (i < 20) சுற்று { a = இணை(a, s); i = i + 1; } அச்சு a;",
         budget,

@@ -73,18 +73,31 @@ pub enum ExprKind {
     /// Fields in the order written; duplicates are rejected before the compiler sees them.
     Record(Vec<(Ident, Expr)>),
     Var(Arc<str>),
-    Call { name: Ident, args: Vec<Expr> },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+    },
     /// Unary minus.
     Neg(Box<Expr>),
     /// `இல்லை`.
     Not(Box<Expr>),
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `மற்றும்`, short-circuit.
     And(Box<Expr>, Box<Expr>),
     /// `அல்லது`, short-circuit.
     Or(Box<Expr>, Box<Expr>),
-    Index { target: Box<Expr>, index: Box<Expr> },
-    Field { target: Box<Expr>, field: Arc<str> },
+    Index {
+        target: Box<Expr>,
+        index: Box<Expr>,
+    },
+    Field {
+        target: Box<Expr>,
+        field: Arc<str>,
+    },
     /// Postfix `?`.
     Try(Box<Expr>),
 }
@@ -123,25 +136,57 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `[type] name;` (value None) or `[type] name = e;`.
-    Assign { ty: Option<TypeKw>, name: Ident, value: Option<Expr> },
+    Assign {
+        ty: Option<TypeKw>,
+        name: Ident,
+        value: Option<Expr>,
+    },
     /// `name[i] = e;`
-    SetIndex { name: Ident, index: Expr, value: Expr },
+    SetIndex {
+        name: Ident,
+        index: Expr,
+        value: Expr,
+    },
     /// `name.f = e;`
-    SetField { name: Ident, field: Ident, value: Expr },
+    SetField {
+        name: Ident,
+        field: Ident,
+        value: Expr,
+    },
     /// `f(a, b);`
-    Call { name: Ident, args: Vec<Expr> },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+    },
     /// `அச்சு e;`
     Print(Expr),
-    If { cond: Expr, then_block: Vec<Stmt>, else_block: Option<Vec<Stmt>> },
-    While { cond: Expr, body: Vec<Stmt> },
-    ForEach { var: Ident, iterable: Expr, body: Vec<Stmt> },
+    If {
+        cond: Expr,
+        then_block: Vec<Stmt>,
+        else_block: Option<Vec<Stmt>>,
+    },
+    While {
+        cond: Expr,
+        body: Vec<Stmt>,
+    },
+    ForEach {
+        var: Ident,
+        iterable: Expr,
+        body: Vec<Stmt>,
+    },
     Function(Arc<FnDef>),
     Return(Option<Expr>),
     /// Only before splicing: the loader replaces every import with the module's statements.
-    Import { path: String },
+    Import {
+        path: String,
+    },
     Route(Arc<RouteDef>),
     /// `பதில் status, body[, headers];`
-    Response { status: Expr, body: Expr, headers: Option<Expr> },
+    Response {
+        status: Expr,
+        body: Expr,
+        headers: Option<Expr>,
+    },
 }
 
 /// A whole program after import splicing, plus the table of its source files.

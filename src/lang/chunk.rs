@@ -187,8 +187,15 @@ pub struct RequestSlots {
 
 impl RequestSlots {
     pub fn is_request_slot(&self, slot: u32) -> bool {
-        [self.method, self.path, self.body, self.query, self.headers, self.path_params]
-            .contains(&Some(slot))
+        [
+            self.method,
+            self.path,
+            self.body,
+            self.query,
+            self.headers,
+            self.path_params,
+        ]
+        .contains(&Some(slot))
     }
 }
 
@@ -257,10 +264,18 @@ impl Program {
         self.disassemble_chunk(&mut out, "prelude", &self.prelude);
         for (i, h) in self.handlers.iter().enumerate() {
             let r = &self.routes[i];
-            self.disassemble_chunk(&mut out, &format!("route {} {}", r.method, r.path), &h.chunk);
+            self.disassemble_chunk(
+                &mut out,
+                &format!("route {} {}", r.method, r.path),
+                &h.chunk,
+            );
         }
         for f in &self.functions {
-            self.disassemble_chunk(&mut out, &format!("function {}/{}", f.name, f.arity), &f.chunk);
+            self.disassemble_chunk(
+                &mut out,
+                &format!("function {}/{}", f.name, f.arity),
+                &f.chunk,
+            );
         }
         out
     }

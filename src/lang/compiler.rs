@@ -48,7 +48,10 @@ struct Compiler<'a> {
 
 impl<'a> Compiler<'a> {
     fn new(ast: &'a ast::Program) -> Compiler<'a> {
-        let program = Program { files: ast.files.clone(), ..Program::default() };
+        let program = Program {
+            files: ast.files.clone(),
+            ..Program::default()
+        };
         Compiler {
             ast,
             program,
@@ -76,13 +79,18 @@ impl<'a> Compiler<'a> {
                     match self.functions.get(&def.name.name) {
                         Some(&idx) => self.fn_defs[idx as usize] = def.clone(),
                         None => {
-                            self.functions.insert(def.name.name.clone(), self.fn_defs.len() as u32);
+                            self.functions
+                                .insert(def.name.name.clone(), self.fn_defs.len() as u32);
                             self.fn_defs.push(def.clone());
                         }
                     }
                     stack.push(def.body.iter());
                 }
-                StmtKind::If { then_block, else_block, .. } => {
+                StmtKind::If {
+                    then_block,
+                    else_block,
+                    ..
+                } => {
                     if let Some(e) = else_block {
                         stack.push(e.iter());
                     }
@@ -119,7 +127,10 @@ impl<'a> Compiler<'a> {
             for method in ["GET", "POST", "PUT", "DELETE"] {
                 let mut chunk = Chunk::default();
                 chunk.emit(Op::Halt, 0, Pos::new(1, 1));
-                self.program.handlers.push(Handler { chunk, params: Vec::new() });
+                self.program.handlers.push(Handler {
+                    chunk,
+                    params: Vec::new(),
+                });
                 self.program.routes.push(RouteInfo {
                     method: method.to_owned(),
                     path: "/".to_owned(),
@@ -135,7 +146,10 @@ impl<'a> Compiler<'a> {
                     self.stmt(&mut chunk, stmt);
                 }
                 chunk.emit(Op::Halt, span.file, span.pos);
-                self.program.handlers.push(Handler { chunk, params: Vec::new() });
+                self.program.handlers.push(Handler {
+                    chunk,
+                    params: Vec::new(),
+                });
                 self.program.routes.push(RouteInfo {
                     method: route.method.clone(),
                     path: route.path.clone(),
@@ -188,7 +202,11 @@ impl<'a> Compiler<'a> {
     }
 
     fn file_name(&self, file: u16) -> Arc<str> {
-        self.ast.files.get(file as usize).cloned().unwrap_or_else(|| Arc::from("-"))
+        self.ast
+            .files
+            .get(file as usize)
+            .cloned()
+            .unwrap_or_else(|| Arc::from("-"))
     }
 
     /// LANGUAGE.md 10.3: the prelude may run once only if neither it nor anything it calls
@@ -197,7 +215,9 @@ impl<'a> Compiler<'a> {
         let p = &self.program;
         let is_request_global = |g: u32| {
             p.request_slots.is_request_slot(g)
-                || p.global_names.get(g as usize).is_some_and(|n| n.starts_with("param_"))
+                || p.global_names
+                    .get(g as usize)
+                    .is_some_and(|n| n.starts_with("param_"))
         };
         let mut seen = vec![false; p.functions.len()];
         let mut work: Vec<&Chunk> = vec![&p.prelude];
@@ -260,7 +280,12 @@ impl<'a> Compiler<'a> {
         chunk.emit(Op::Nil, span.file, span.pos);
         chunk.emit(Op::Return, span.file, span.pos);
         self.scope = None;
-        Function { name: def.name.name.clone(), arity, local_names, chunk }
+        Function {
+            name: def.name.name.clone(),
+            arity,
+            local_names,
+            chunk,
+        }
     }
 
     fn global(&mut self, name: &Arc<str>) -> u32 {
@@ -320,7 +345,9 @@ impl<'a> Compiler<'a> {
 
     /// The local slot of `name` inside a function (every assigned name has one).
     fn local(&self, name: &Arc<str>) -> Option<u32> {
-        self.scope.as_ref().and_then(|s| s.locals.get(name).copied())
+        self.scope
+            .as_ref()
+            .and_then(|s| s.locals.get(name).copied())
     }
 
     fn stmt(&mut self, chunk: &mut Chunk, stmt: &Stmt) {
@@ -383,7 +410,11 @@ impl<'a> Compiler<'a> {
                 self.expr(chunk, e);
                 chunk.emit(Op::Print, span.file, span.pos);
             }
-            StmtKind::If { cond, then_block, else_block } => {
+            StmtKind::If {
+                cond,
+                then_block,
+                else_block,
+            } => {
                 let to_else = self.jump_unless(chunk, cond);
                 self.block(chunk, then_block);
                 match else_block {
@@ -403,7 +434,11 @@ impl<'a> Compiler<'a> {
                 chunk.emit(Op::Jump(start), span.file, span.pos);
                 patch(chunk, to_end);
             }
-            StmtKind::ForEach { var, iterable, body } => {
+            StmtKind::ForEach {
+                var,
+                iterable,
+                body,
+            } => {
                 self.expr(chunk, iterable);
                 chunk.emit(Op::IterInit, iterable.span.file, iterable.span.pos);
                 let next = chunk.emit(Op::IterNext(0), span.file, span.pos);
@@ -420,10 +455,18 @@ impl<'a> Compiler<'a> {
                         chunk.emit(Op::Nil, span.file, span.pos);
                     }
                 }
-                let op = if self.scope.is_some() { Op::Return } else { Op::ReturnOutside };
+                let op = if self.scope.is_some() {
+                    Op::Return
+                } else {
+                    Op::ReturnOutside
+                };
                 chunk.emit(op, span.file, span.pos);
             }
-            StmtKind::Response { status, body, headers } => {
+            StmtKind::Response {
+                status,
+                body,
+                headers,
+            } => {
                 self.expr(chunk, status);
                 self.expr(chunk, body);
                 if let Some(h) = headers {
@@ -440,7 +483,9 @@ impl<'a> Compiler<'a> {
         let (file, pos) = (cond.span.file, cond.span.pos);
         if let ExprKind::Binary { op, lhs, rhs } = &cond.kind {
             if let Some(cmp) = comparison(*op) {
-                if let (ExprKind::Var(name), ExprKind::Num(n), None) = (&lhs.kind, &rhs.kind, &self.scope) {
+                if let (ExprKind::Var(name), ExprKind::Num(n), None) =
+                    (&lhs.kind, &rhs.kind, &self.scope)
+                {
                     let (g, k) = (self.global(name), self.num_const(*n));
                     return chunk.emit(Op::JumpUnlessGlobalK(cmp, g, k, 0), file, pos);
                 }
@@ -465,7 +510,9 @@ impl<'a> Compiler<'a> {
 
     /// `x = இணை(x, v);` with the builtin append (not shadowed): the value to append.
     fn as_self_append<'e>(&self, name: &ast::Ident, e: &'e Expr) -> Option<&'e Expr> {
-        let ExprKind::Call { name: callee, args } = &e.kind else { return None };
+        let ExprKind::Call { name: callee, args } = &e.kind else {
+            return None;
+        };
         if args.len() != 2 || self.functions.contains_key(&callee.name) {
             return None;
         }
@@ -634,7 +681,9 @@ fn comparison(op: BinOp) -> Option<Cmp> {
 
 /// `x = x OP literal;`: the operator and the literal, for an in-place update.
 fn as_self_arith_const(name: &ast::Ident, e: &Expr) -> Option<(Arith, Decimal)> {
-    let ExprKind::Binary { op, lhs, rhs } = &e.kind else { return None };
+    let ExprKind::Binary { op, lhs, rhs } = &e.kind else {
+        return None;
+    };
     match (&lhs.kind, &rhs.kind) {
         (ExprKind::Var(v), ExprKind::Num(n)) if *v == name.name => Some((arithmetic(*op)?, *n)),
         _ => None,
@@ -670,7 +719,11 @@ fn assigned_names(body: &[Stmt]) -> Vec<Arc<str>> {
                 names.push(var.name.clone());
                 stack.push(body.iter());
             }
-            StmtKind::If { then_block, else_block, .. } => {
+            StmtKind::If {
+                then_block,
+                else_block,
+                ..
+            } => {
                 if let Some(e) = else_block {
                     stack.push(e.iter());
                 }

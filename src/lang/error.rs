@@ -19,7 +19,12 @@ pub struct CompileError {
 
 impl CompileError {
     pub fn new(pos: Pos, tamil: impl Into<String>, english: impl Into<String>) -> CompileError {
-        CompileError { file: None, pos, tamil: tamil.into(), english: english.into() }
+        CompileError {
+            file: None,
+            pos,
+            tamil: tamil.into(),
+            english: english.into(),
+        }
     }
 
     /// The message without the `✗ ` prefix, e.g. for JSON error bodies and logs.
@@ -80,7 +85,10 @@ impl RuntimeError {
     }
 
     pub fn limit(limit: Limit, tamil: impl Into<String>, english: impl Into<String>) -> Self {
-        RuntimeError { kind: RuntimeErrorKind::Limit(limit), ..RuntimeError::new(tamil, english) }
+        RuntimeError {
+            kind: RuntimeErrorKind::Limit(limit),
+            ..RuntimeError::new(tamil, english)
+        }
     }
 
     /// Attaches a position unless the error already has one (the innermost position wins).

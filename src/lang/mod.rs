@@ -17,8 +17,8 @@ pub mod compiler;
 pub mod error;
 pub mod json;
 pub mod lexer;
-pub mod num;
 pub mod loader;
+pub mod num;
 pub mod parser;
 pub mod span;
 pub mod text;
@@ -40,7 +40,11 @@ pub fn compile_file(path: &Path) -> Result<Program, Vec<CompileError>> {
 
 /// Compiles a program from text. `name` is used in messages; imports resolve against
 /// `base_dir` (the current directory for `run -`).
-pub fn compile_source(source: &str, name: &str, base_dir: &Path) -> Result<Program, Vec<CompileError>> {
+pub fn compile_source(
+    source: &str,
+    name: &str,
+    base_dir: &Path,
+) -> Result<Program, Vec<CompileError>> {
     let ast = loader::load_source(source, name, base_dir)?;
     compile_ast(ast)
 }
@@ -67,8 +71,11 @@ pub struct Budget {
 
 impl Budget {
     /// `etamil-mio run`'s defaults: no deadline, no instruction limit, 1 GiB.
-    pub const RUN_DEFAULT: Budget =
-        Budget { timeout: None, max_instructions: 0, max_memory_bytes: 1 << 30 };
+    pub const RUN_DEFAULT: Budget = Budget {
+        timeout: None,
+        max_instructions: 0,
+        max_memory_bytes: 1 << 30,
+    };
     /// The server's defaults (SERVER.md): 5 s, unlimited instructions, 64 MiB.
     pub const SERVE_DEFAULT: Budget = Budget {
         timeout: Some(Duration::from_secs(5)),

@@ -18,7 +18,13 @@ fn from_mantissa(m: i128, scale: u32) -> Option<Decimal> {
     if abs > MAX_MANTISSA {
         return None;
     }
-    Some(Decimal::from_parts(abs as u32, (abs >> 32) as u32, (abs >> 64) as u32, m < 0, scale))
+    Some(Decimal::from_parts(
+        abs as u32,
+        (abs >> 32) as u32,
+        (abs >> 64) as u32,
+        m < 0,
+        scale,
+    ))
 }
 
 #[inline(always)]
@@ -77,16 +83,34 @@ mod tests {
     #[test]
     fn fast_paths_agree_with_rust_decimal() {
         let samples = [
-            "0", "1", "-1", "0.5", "-0.5", "2.50", "18", "0.18", "123456789.123", "-0.0001",
-            "79228162514264337593543950335", "-79228162514264337593543950335",
-            "39614081257132168796771975168", "0.0000000000000000000000000001", "9223372036854775807",
-            "1000000", "3.3333333333333333333333333333",
+            "0",
+            "1",
+            "-1",
+            "0.5",
+            "-0.5",
+            "2.50",
+            "18",
+            "0.18",
+            "123456789.123",
+            "-0.0001",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "39614081257132168796771975168",
+            "0.0000000000000000000000000001",
+            "9223372036854775807",
+            "1000000",
+            "3.3333333333333333333333333333",
         ];
         for a in samples {
             for b in samples {
                 let (x, y) = (d(a), d(b));
                 let same = |f: Option<Decimal>, g: Option<Decimal>| match (f, g) {
-                    (Some(f), Some(g)) => f == g && f.scale() == g.scale() && f.is_sign_negative() == g.is_sign_negative() || (f.is_zero() && g.is_zero()),
+                    (Some(f), Some(g)) => {
+                        f == g
+                            && f.scale() == g.scale()
+                            && f.is_sign_negative() == g.is_sign_negative()
+                            || (f.is_zero() && g.is_zero())
+                    }
                     (None, None) => true,
                     _ => false,
                 };

@@ -169,7 +169,11 @@ impl ArrayData {
     fn new(items: Vec<Value>, depth: u32) -> ArrayData {
         let charged = items.capacity() * VALUE_SIZE + OBJECT_OVERHEAD;
         heap::charge(charged);
-        ArrayData { items, depth, charged }
+        ArrayData {
+            items,
+            depth,
+            charged,
+        }
     }
 
     /// Re-charges after the item vector may have grown or shrunk.
@@ -270,14 +274,22 @@ impl RecordData {
     fn new(map: BTreeMap<Arc<str>, Value>, depth: u32) -> RecordData {
         let charged = record_cost(&map);
         heap::charge(charged);
-        RecordData { map, depth, charged }
+        RecordData {
+            map,
+            depth,
+            charged,
+        }
     }
 }
 
 impl Clone for RecordData {
     fn clone(&self) -> RecordData {
         heap::charge(self.charged);
-        RecordData { map: self.map.clone(), depth: self.depth, charged: self.charged }
+        RecordData {
+            map: self.map.clone(),
+            depth: self.depth,
+            charged: self.charged,
+        }
     }
 }
 
@@ -304,7 +316,10 @@ impl Record {
 
     /// Builds a record of strings (request variables); never too deep.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Record {
-        let map = pairs.into_iter().map(|(k, v)| (Arc::from(k), Value::str(v))).collect();
+        let map = pairs
+            .into_iter()
+            .map(|(k, v)| (Arc::from(k), Value::str(v)))
+            .collect();
         Record(Arc::new(RecordData::new(map, 1)))
     }
 
@@ -593,7 +608,11 @@ impl Value {
                 out.push('}');
             }
             Value::Result(r) => {
-                out.push_str(if r.is_ok() { "சரி(" } else { "தவறு(" });
+                out.push_str(if r.is_ok() {
+                    "சரி("
+                } else {
+                    "தவறு("
+                });
                 if !r.value().render_into_capped(out, cap) {
                     return false;
                 }
@@ -619,9 +638,14 @@ impl Value {
             }
             (Value::Record(a), Value::Record(b)) => {
                 a.len() == b.len()
-                    && a.map().iter().zip(b.map()).all(|((ka, va), (kb, vb))| ka == kb && va.equals(vb))
+                    && a.map()
+                        .iter()
+                        .zip(b.map())
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.equals(vb))
             }
-            (Value::Result(a), Value::Result(b)) => a.is_ok() == b.is_ok() && a.value().equals(b.value()),
+            (Value::Result(a), Value::Result(b)) => {
+                a.is_ok() == b.is_ok() && a.value().equals(b.value())
+            }
             _ => false,
         }
     }
@@ -722,7 +746,10 @@ mod tests {
         assert_eq!(n("2.50").render(), "2.5");
         assert_eq!(n("1.0").render(), "1");
         assert_eq!(n("-0.0").render(), "0");
-        assert_eq!(n("0.0000000000000000000000000001").render(), "0.0000000000000000000000000001");
+        assert_eq!(
+            n("0.0000000000000000000000000001").render(),
+            "0.0000000000000000000000000001"
+        );
     }
 
     #[test]
@@ -749,7 +776,9 @@ mod tests {
             v = Value::Array(Array::new(vec![v]).unwrap());
         }
         let err = Array::new(vec![v]).unwrap_err();
-        assert!(err.english.contains("value nested too deeply (limit is 128)"));
+        assert!(err
+            .english
+            .contains("value nested too deeply (limit is 128)"));
     }
 
     #[test]

@@ -26,7 +26,11 @@ pub const MAX_CALL_DEPTH: usize = 256;
 const CHECK_INTERVAL: u64 = 1024;
 
 /// Runs the top-level statements (run mode): routes inert, request variables unbound.
-pub fn run_main(program: &Program, out: &mut dyn Output, budget: &Budget) -> Result<Outcome, RuntimeError> {
+pub fn run_main(
+    program: &Program,
+    out: &mut dyn Output,
+    budget: &Budget,
+) -> Result<Outcome, RuntimeError> {
     let mut vm = Vm::new(program, out, budget, Mode::Run, 0);
     heap::begin_run(0, budget.max_memory_bytes);
     vm.execute(&program.prelude)
@@ -42,10 +46,16 @@ pub fn run_route(
     budget: &Budget,
 ) -> Result<Outcome, RuntimeError> {
     let Some(handler) = program.handlers.get(route) else {
-        return Err(RuntimeError::new("அறியப்படாத வழி", format!("no route number {route}")));
+        return Err(RuntimeError::new(
+            "அறியப்படாத வழி",
+            format!("no route number {route}"),
+        ));
     };
     let snapshot = if program.prelude_cacheable {
-        program.prelude_snapshot.get_or_init(|| take_prelude_snapshot(program, budget)).as_ref()
+        program
+            .prelude_snapshot
+            .get_or_init(|| take_prelude_snapshot(program, budget))
+            .as_ref()
     } else {
         None
     };
@@ -140,7 +150,11 @@ impl<'p, 'o> Vm<'p, 'o> {
         mode: Mode,
         instructions: u64,
     ) -> Vm<'p, 'o> {
-        let max_instructions = if budget.max_instructions == 0 { u64::MAX } else { budget.max_instructions };
+        let max_instructions = if budget.max_instructions == 0 {
+            u64::MAX
+        } else {
+            budget.max_instructions
+        };
         Vm {
             program,
             out,
@@ -160,7 +174,9 @@ impl<'p, 'o> Vm<'p, 'o> {
 
     /// Attaches the position (and module file) of the op at `at` to an error.
     fn locate(&self, err: RuntimeError, chunk: &Chunk, at: usize) -> RuntimeError {
-        let Some(&(file, pos)) = chunk.positions.get(at) else { return err };
+        let Some(&(file, pos)) = chunk.positions.get(at) else {
+            return err;
+        };
         let mut err = err.at(pos);
         if file != 0 && err.file.is_none() {
             err.file = self.program.files.get(file as usize).cloned();
@@ -190,7 +206,10 @@ impl<'p, 'o> Vm<'p, 'o> {
         if heap::exceeded() {
             return Err(heap::memory_error());
         }
-        self.check_at = self.instructions.saturating_add(CHECK_INTERVAL).min(self.max_instructions.saturating_add(1));
+        self.check_at = self
+            .instructions
+            .saturating_add(CHECK_INTERVAL)
+            .min(self.max_instructions.saturating_add(1));
         Ok(())
     }
 
@@ -252,7 +271,12 @@ impl<'p, 'o> Vm<'p, 'o> {
                     self.stack.push(v);
                 }
                 Op::LoadLocal(l) => {
-                    let v = self.locals.get(locals_base + l as usize).cloned().flatten().unwrap_or_default();
+                    let v = self
+                        .locals
+                        .get(locals_base + l as usize)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_default();
                     self.stack.push(v);
                 }
                 Op::LoadLocalOr(l, g) => {
@@ -290,7 +314,12 @@ impl<'p, 'o> Vm<'p, 'o> {
                 Op::SetFieldGlobal(g, k) => {
                     let value = self.pop();
                     let mut target = tri!(self, chunk, ip, self.take_global(g));
-                    tri!(self, chunk, ip, set_field(&mut target, &self.program.consts[k as usize], value));
+                    tri!(
+                        self,
+                        chunk,
+                        ip,
+                        set_field(&mut target, &self.program.consts[k as usize], value)
+                    );
                     self.globals[g as usize] = Some(target);
                     tri!(self, chunk, ip, check_memory());
                 }
@@ -298,7 +327,12 @@ impl<'p, 'o> Vm<'p, 'o> {
                     let value = self.pop();
                     let slot = locals_base + l as usize;
                     let mut target = tri!(self, chunk, ip, self.take_local_or_global(slot, g));
-                    tri!(self, chunk, ip, set_field(&mut target, &self.program.consts[k as usize], value));
+                    tri!(
+                        self,
+                        chunk,
+                        ip,
+                        set_field(&mut target, &self.program.consts[k as usize], value)
+                    );
                     self.locals[slot] = Some(target);
                     tri!(self, chunk, ip, check_memory());
                 }
@@ -328,16 +362,25 @@ impl<'p, 'o> Vm<'p, 'o> {
                 }
                 Op::ArithK(arith, k) => {
                     let a = self.pop();
-                    let r = tri!(self, chunk, ip, arithmetic(arith, &a, &self.program.consts[k as usize]));
+                    let r = tri!(
+                        self,
+                        chunk,
+                        ip,
+                        arithmetic(arith, &a, &self.program.consts[k as usize])
+                    );
                     self.stack.push(Value::Num(r));
                 }
                 Op::ArithGlobalK(arith, g, k) => {
                     let k = &self.program.consts[k as usize];
-                    if let (Some(Some(Value::Num(x))), Value::Num(y)) = (self.globals.get_mut(g as usize), k) {
+                    if let (Some(Some(Value::Num(x))), Value::Num(y)) =
+                        (self.globals.get_mut(g as usize), k)
+                    {
                         // Overwrite the number in place: no drop of the old value needed.
                         match number_fast(arith, *x, *y) {
                             Some(r) => *x = r,
-                            None => return Err(self.locate(number_error(arith, *y), chunk, ip - 1)),
+                            None => {
+                                return Err(self.locate(number_error(arith, *y), chunk, ip - 1))
+                            }
                         }
                     } else {
                         let a = tri!(self, chunk, ip, self.global(g));
@@ -349,7 +392,9 @@ impl<'p, 'o> Vm<'p, 'o> {
                     let slot = locals_base + l as usize;
                     let k = &self.program.consts[k as usize];
                     let r = match (&self.locals[slot], k) {
-                        (Some(Value::Num(x)), Value::Num(y)) => tri!(self, chunk, ip, number_op(arith, *x, *y)),
+                        (Some(Value::Num(x)), Value::Num(y)) => {
+                            tri!(self, chunk, ip, number_op(arith, *x, *y))
+                        }
                         (Some(a), _) => tri!(self, chunk, ip, arithmetic(arith, a, k)),
                         (None, _) => {
                             let a = tri!(self, chunk, ip, self.global(g));
@@ -393,7 +438,11 @@ impl<'p, 'o> Vm<'p, 'o> {
                 Op::JumpUnlessGlobalK(cmp, g, k, t) => {
                     let k = &self.program.consts[k as usize];
                     let holds = match (cmp, self.globals.get(g as usize), k) {
-                        (Cmp::Lt | Cmp::Le | Cmp::Gt | Cmp::Ge, Some(Some(Value::Num(x))), Value::Num(y)) => {
+                        (
+                            Cmp::Lt | Cmp::Le | Cmp::Gt | Cmp::Ge,
+                            Some(Some(Value::Num(x))),
+                            Value::Num(y),
+                        ) => {
                             let ord = num::cmp(x, y);
                             match cmp {
                                 Cmp::Lt => ord.is_lt(),
@@ -413,7 +462,12 @@ impl<'p, 'o> Vm<'p, 'o> {
                 }
                 Op::JumpUnlessK(cmp, k, t) => {
                     let a = self.pop();
-                    if !tri!(self, chunk, ip, compare(cmp, &a, &self.program.consts[k as usize])) {
+                    if !tri!(
+                        self,
+                        chunk,
+                        ip,
+                        compare(cmp, &a, &self.program.consts[k as usize])
+                    ) {
                         ip = t as usize;
                     }
                 }
@@ -427,7 +481,8 @@ impl<'p, 'o> Vm<'p, 'o> {
                 Op::MakeRecord(k) => {
                     let keys = &self.program.key_lists[k as usize];
                     let at = self.stack.len().saturating_sub(keys.len());
-                    let map: BTreeMap<Arc<str>, Value> = keys.iter().cloned().zip(self.stack.drain(at..)).collect();
+                    let map: BTreeMap<Arc<str>, Value> =
+                        keys.iter().cloned().zip(self.stack.drain(at..)).collect();
                     let rec = tri!(self, chunk, ip, Record::new(map));
                     self.stack.push(Value::Record(rec));
                     tri!(self, chunk, ip, check_memory());
@@ -440,7 +495,12 @@ impl<'p, 'o> Vm<'p, 'o> {
                 }
                 Op::Field(k) => {
                     let target = self.pop();
-                    let v = tri!(self, chunk, ip, get_field(&target, &self.program.consts[k as usize]));
+                    let v = tri!(
+                        self,
+                        chunk,
+                        ip,
+                        get_field(&target, &self.program.consts[k as usize])
+                    );
                     self.stack.push(v);
                 }
                 Op::Try => {
@@ -461,7 +521,8 @@ impl<'p, 'o> Vm<'p, 'o> {
                             (chunk, ip, locals_base) = self.return_from_call(locals_base);
                         }
                         _ => {
-                            let err = RuntimeError::new("'?' க்கு ஒரு விளைவு தேவை", "'?' needs a result");
+                            let err =
+                                RuntimeError::new("'?' க்கு ஒரு விளைவு தேவை", "'?' needs a result");
                             return Err(self.locate(err, chunk, ip - 1));
                         }
                     }
@@ -529,7 +590,8 @@ impl<'p, 'o> Vm<'p, 'o> {
                     });
                     locals_base = self.locals.len();
                     self.locals.extend(self.stack.drain(args_at..).map(Some));
-                    self.locals.resize(locals_base + function.local_names.len(), None);
+                    self.locals
+                        .resize(locals_base + function.local_names.len(), None);
                     chunk = &function.chunk;
                     ip = 0;
                 }
@@ -572,7 +634,10 @@ impl<'p, 'o> Vm<'p, 'o> {
                     (chunk, ip, locals_base) = self.return_from_call(locals_base);
                 }
                 Op::ReturnOutside => {
-                    let err = RuntimeError::new("செயலுக்கு வெளியே திரும்பு", "return outside of a function");
+                    let err = RuntimeError::new(
+                        "செயலுக்கு வெளியே திரும்பு",
+                        "return outside of a function",
+                    );
                     return Err(self.locate(err, chunk, ip - 1));
                 }
                 Op::Print => {
@@ -607,7 +672,10 @@ impl<'p, 'o> Vm<'p, 'o> {
     fn return_from_call(&mut self, locals_base: usize) -> (&'p Chunk, usize, usize) {
         let value = self.pop();
         // Both callers (Return, Try) checked that a frame exists.
-        let frame = self.frames.pop().expect("return_from_call is only reached with a frame");
+        let frame = self
+            .frames
+            .pop()
+            .expect("return_from_call is only reached with a frame");
         self.locals.truncate(locals_base);
         self.iters.truncate(frame.iter_base);
         self.stack.truncate(frame.stack_base);
@@ -625,22 +693,35 @@ impl<'p, 'o> Vm<'p, 'o> {
         };
         set(slots.method, &|| Value::str(&req.method));
         set(slots.path, &|| Value::str(&req.path));
-        set(slots.body, &|| Value::string(String::from_utf8_lossy(&req.body).into_owned()));
+        set(slots.body, &|| {
+            Value::string(String::from_utf8_lossy(&req.body).into_owned())
+        });
         set(slots.query, &|| Value::Record(parse_query(&req.query)));
         set(slots.headers, &|| {
             let mut map: BTreeMap<Arc<str>, Value> = BTreeMap::new();
             for (name, value) in &req.headers {
                 let value = String::from_utf8_lossy(value);
-                map.insert(Arc::from(name.to_ascii_lowercase()), Value::str(value.trim()));
+                map.insert(
+                    Arc::from(name.to_ascii_lowercase()),
+                    Value::str(value.trim()),
+                );
             }
             Record::new(map).map(Value::Record).unwrap_or_default()
         });
         set(slots.path_params, &|| {
-            Value::Record(Record::from_pairs(req.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+            Value::Record(Record::from_pairs(
+                req.params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            ))
         });
         for (name, slot) in &handler.params {
             if let Some(g) = slot {
-                let value = req.params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
+                let value = req
+                    .params
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+                    .unwrap_or("");
                 self.globals[*g as usize] = Some(Value::str(value));
             }
         }
@@ -648,7 +729,10 @@ impl<'p, 'o> Vm<'p, 'o> {
 }
 
 fn undefined(name: &str) -> RuntimeError {
-    RuntimeError::new(format!("வரையறுக்கப்படாத மாறி '{name}'"), format!("undefined variable '{name}'"))
+    RuntimeError::new(
+        format!("வரையறுக்கப்படாத மாறி '{name}'"),
+        format!("undefined variable '{name}'"),
+    )
 }
 
 fn arity_error(name: &str, expected: u32, got: u32) -> RuntimeError {
@@ -767,7 +851,10 @@ fn position(index: &Value, len: usize) -> RtResult<usize> {
 }
 
 fn no_field(key: &str) -> RuntimeError {
-    RuntimeError::new(format!("இந்தப் பொருளில் '{key}' புலம் இல்லை"), format!("no field '{key}' on this record"))
+    RuntimeError::new(
+        format!("இந்தப் பொருளில் '{key}' புலம் இல்லை"),
+        format!("no field '{key}' on this record"),
+    )
 }
 
 fn cannot_index(v: &Value) -> RuntimeError {
@@ -801,7 +888,10 @@ fn get_field(target: &Value, field: &Value) -> RtResult<Value> {
     };
     match target {
         Value::Record(r) => r.get(key).cloned().ok_or_else(|| no_field(key)),
-        _ => Err(RuntimeError::new(format!("'.{key}' க்கு ஒரு பொருள் தேவை"), format!("'.{key}' needs a record"))),
+        _ => Err(RuntimeError::new(
+            format!("'.{key}' க்கு ஒரு பொருள் தேவை"),
+            format!("'.{key}' needs a record"),
+        )),
     }
 }
 
@@ -812,13 +902,18 @@ fn set_index(target: &mut Value, index: &Value, value: Value) -> RtResult<()> {
             a.set(i, value)
         }
         Value::Record(r) => r.insert(Arc::from(index.render()), value),
-        Value::Str(_) => Err(RuntimeError::new("சொல்லை மாற்ற முடியாது", "cannot index into a string")),
+        Value::Str(_) => Err(RuntimeError::new(
+            "சொல்லை மாற்ற முடியாது",
+            "cannot index into a string",
+        )),
         other => Err(cannot_index(other)),
     }
 }
 
 fn set_field(target: &mut Value, field: &Value, value: Value) -> RtResult<()> {
-    let Value::Str(key) = field else { return Ok(()) };
+    let Value::Str(key) = field else {
+        return Ok(());
+    };
     match target {
         Value::Record(r) => r.insert(key.as_arc().clone(), value),
         _ => Err(RuntimeError::new(
@@ -831,7 +926,10 @@ fn set_field(target: &mut Value, field: &Value, value: Value) -> RtResult<()> {
 fn append(target: &mut Value, value: Value) -> RtResult<()> {
     match target {
         Value::Array(a) => a.push(value),
-        _ => Err(RuntimeError::new("இணைக்க ஒரு அணி தேவை", "append needs an array")),
+        _ => Err(RuntimeError::new(
+            "இணைக்க ஒரு அணி தேவை",
+            "append needs an array",
+        )),
     }
 }
 
@@ -839,8 +937,14 @@ fn append(target: &mut Value, value: Value) -> RtResult<()> {
 fn iterate(v: Value) -> RtResult<Iter> {
     match v {
         Value::Array(a) => Ok(Iter::Array(a, 0)),
-        Value::Record(r) => Ok(Iter::Values(r.map().keys().map(|k| Value::str(k)).collect(), 0)),
-        Value::Str(s) => Ok(Iter::Values(text::letters(s.as_str()).map(Value::str).collect(), 0)),
+        Value::Record(r) => Ok(Iter::Values(
+            r.map().keys().map(|k| Value::str(k)).collect(),
+            0,
+        )),
+        Value::Str(s) => Ok(Iter::Values(
+            text::letters(s.as_str()).map(Value::str).collect(),
+            0,
+        )),
         other => {
             let kind = other.kind();
             Err(RuntimeError::new(
@@ -885,10 +989,17 @@ fn build_response(status: &Value, body: &Value, headers: &Value) -> RtResult<Res
             out.push((name.to_string(), value));
         }
     }
-    if !out.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+    if !out
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
         out.push(("Content-Type".to_owned(), "application/json".to_owned()));
     }
-    Ok(Response { status, body, headers: out })
+    Ok(Response {
+        status,
+        body,
+        headers: out,
+    })
 }
 
 /// Headers the server sets itself; a handler's are ignored (LANGUAGE.md 10.5).
@@ -913,8 +1024,13 @@ fn is_tchar(b: u8) -> bool {
 fn parse_query(query: &str) -> Record {
     let mut map: BTreeMap<Arc<str>, Value> = BTreeMap::new();
     for piece in query.split('&') {
-        let Some((k, v)) = piece.split_once('=') else { continue };
-        map.insert(Arc::from(decode_query_part(k)), Value::string(decode_query_part(v)));
+        let Some((k, v)) = piece.split_once('=') else {
+            continue;
+        };
+        map.insert(
+            Arc::from(decode_query_part(k)),
+            Value::string(decode_query_part(v)),
+        );
     }
     Record::new(map).unwrap_or_else(|_| Record::empty())
 }
@@ -926,7 +1042,10 @@ fn decode_query_part(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() && hex(bytes[i + 1]).is_some() && hex(bytes[i + 2]).is_some() => {
+            b'%' if i + 2 < bytes.len()
+                && hex(bytes[i + 1]).is_some()
+                && hex(bytes[i + 2]).is_some() =>
+            {
                 out.push(hex(bytes[i + 1]).unwrap_or(0) * 16 + hex(bytes[i + 2]).unwrap_or(0));
                 i += 2;
             }

@@ -14,16 +14,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::body::{BodyDecoder, Decoded};
+use super::body::{BodyDecoder, BodyError, Decoded};
 use super::guard::{Guard, CORS_MAX_AGE};
-use super::http::{self, Expect, Framing, Head, Parsed};
+use super::http::{self, Expect, Framing, Head, Parsed, Reject};
 use super::limits::{Limits, LINGER_BYTES, LINGER_TIME};
+use super::metrics::{self, Metrics, Rejection};
 use super::pool::JobOutcome;
 use super::response::{self, IdGen};
 use super::router::{self, Match};
 use super::timer::TimerKind;
 use crate::app::App;
 use crate::lang::RequestInput;
+use crate::logging::{self, AccessLine};
 
 /// Size of an input buffer from the pool; a head larger than this grows it up to the cap.
 pub const IN_BUF_BYTES: usize = 16 << 10;
@@ -85,6 +87,10 @@ pub struct Ctx<'a> {
     pub draining: bool,
     /// Rate limit, CORS, bearer token.
     pub guard: &'a mut Guard,
+    /// Counted here: every answer, its bytes and duration, rejections, in-flight requests.
+    pub metrics: &'a Metrics,
+    /// The descriptors the server holds now, for `process_open_fds` on /metrics.
+    pub open_fds: u64,
 }
 
 /// What the reactor must do after a step.
@@ -117,11 +123,24 @@ struct Meta {
     /// Send `Connection: close` and close after this answer.
     close: bool,
     keep_alive_10: bool,
+    /// When the head's first byte was seen: the start of the request's duration.
     started: Instant,
     /// Request bytes handed to a worker with this request (for `--max-buffered-bytes`).
     job_bytes: usize,
     /// `Access-Control-Allow-Origin` for an allowed `Origin` (with `--cors-origin`).
     cors: Option<String>,
+    /// The app and route index the request was routed to; None when answered before routing.
+    routed: Option<(Arc<App>, usize)>,
+    /// Request bytes consumed: the head, then the body as sent (chunk framing included).
+    bytes_in: u64,
+}
+
+/// An answer framed into the output buffer and not yet fully written: its access line and
+/// its count in the metrics wait for the last byte to reach the kernel.
+struct Answered {
+    meta: Meta,
+    status: u16,
+    bytes_out: u64,
 }
 
 /// A request whose body is still arriving.
@@ -199,13 +218,17 @@ pub struct Conn {
     /// Requests whose heads were parsed on this connection.
     requests: u64,
     /// The header timeout's start: accept for the first request, else the head's first byte.
-    head_started: Instant,
+    timer_from: Instant,
     /// The last answer was written whole (the idle timeout's start).
     idle_since: Instant,
     /// The last write progress, or when output was queued onto an empty buffer.
     write_progress: Instant,
     /// Bytes discarded while lingering.
     lingered: usize,
+    /// When the first byte of the head being read was seen (None between requests).
+    head_started: Option<Instant>,
+    /// The answer being written, reported (metrics, access line) once it is flushed.
+    answered: Option<Answered>,
 }
 
 impl Conn {
@@ -225,10 +248,12 @@ impl Conn {
             read_closed: false,
             peer_closed: false,
             requests: 0,
-            head_started: now,
+            timer_from: now,
             idle_since: now,
             write_progress: now,
             lingered: 0,
+            head_started: None,
+            answered: None,
         }
     }
 
@@ -239,10 +264,10 @@ impl Conn {
         let phase = match &self.phase {
             // The first request's header timeout runs from accept.
             Phase::Idle if self.requests == 0 => {
-                at(self.head_started, limits.header_timeout, TimerKind::Header)
+                at(self.timer_from, limits.header_timeout, TimerKind::Header)
             }
             Phase::Idle => at(self.idle_since, limits.idle_timeout, TimerKind::Idle),
-            Phase::Head => at(self.head_started, limits.header_timeout, TimerKind::Header),
+            Phase::Head => at(self.timer_from, limits.header_timeout, TimerKind::Header),
             Phase::Body { since, .. } => at(*since, limits.body_timeout, TimerKind::Body),
             Phase::Running(_) | Phase::Writing { .. } => None,
             Phase::Lingering { until } => Some((*until, TimerKind::Linger)),
@@ -264,11 +289,15 @@ impl Conn {
         log::debug!("conn {}: {kind} while {}", self.serial, self.phase);
         match (kind, &self.phase) {
             (TimerKind::Header, Phase::Head) => {
-                let meta = self.bare_meta(ctx);
+                let started = self.head_started.take().unwrap_or(ctx.now);
+                let mut meta = self.bare_meta(started, ctx);
+                let partial = &self.inbuf[self.in_start..self.in_end];
+                meta.method = peek_method(partial).to_owned();
+                meta.bytes_in = partial.len() as u64;
                 self.in_start = self.in_end;
                 let limit = ctx.limits.header_timeout;
                 let message = format!("request head not received in time (limit is {limit:?})");
-                self.answer_error(408, &message, &[], meta, ctx);
+                self.reject(Rejection::HeaderTimeout, 408, &message, &[], meta, ctx);
                 Next::Wait
             }
             (TimerKind::Body, Phase::Body { .. }) => {
@@ -281,8 +310,17 @@ impl Conn {
                 self.in_start = self.in_end;
                 let limit = ctx.limits.body_timeout;
                 let message = format!("request body not received in time (limit is {limit:?})");
-                self.answer_error(408, &message, &[], meta, ctx);
+                self.reject(Rejection::BodyTimeout, 408, &message, &[], meta, ctx);
                 Next::Wait
+            }
+            // No byte of the first head within the header timeout: a silent close, counted.
+            (TimerKind::Header, _) => {
+                ctx.metrics.record_rejection(Rejection::HeaderTimeout);
+                Next::Close
+            }
+            (TimerKind::Write, _) => {
+                ctx.metrics.record_rejection(Rejection::WriteTimeout);
+                Next::Close
             }
             _ => Next::Close,
         }
@@ -479,8 +517,10 @@ impl Conn {
                     if self.out_pos < self.outbuf.len() {
                         return Next::Wait;
                     }
-                    if *close_after {
-                        if *linger && !self.peer_closed {
+                    let (close_after, linger) = (*close_after, *linger);
+                    self.report_answered(ctx.metrics, ctx.access_log);
+                    if close_after {
+                        if linger && !self.peer_closed {
                             // RFC 9112 §9.6: closing with unread input would reset the
                             // connection and could destroy the answer just written.
                             self.phase = Phase::Lingering {
@@ -515,6 +555,7 @@ impl Conn {
                             Next::Wait
                         };
                     }
+                    let head_started = *self.head_started.get_or_insert_with(Instant::now);
                     match http::parse_head(&self.inbuf[self.in_start..self.in_end], ctx.limits) {
                         Ok(Parsed::Partial) => {
                             // A head cut short by end-of-file can never complete: close quietly.
@@ -524,21 +565,33 @@ impl Conn {
                             // The header timeout runs from the head's first byte, never reset
                             // by later ones (the first request's runs from accept).
                             if matches!(self.phase, Phase::Idle) && self.requests > 0 {
-                                self.head_started = ctx.now;
+                                self.timer_from = ctx.now;
                             }
                             self.phase = Phase::Head;
                             return Next::Wait;
                         }
                         Err(reject) => {
                             log::debug!("conn {}: {reject}", self.serial);
-                            let meta = self.bare_meta(ctx);
+                            self.head_started = None;
+                            let mut meta = self.bare_meta(head_started, ctx);
+                            let refused = &self.inbuf[self.in_start..self.in_end];
+                            meta.method = peek_method(refused).to_owned();
+                            meta.bytes_in = refused.len() as u64;
                             self.in_start = self.in_end;
-                            self.answer_error(reject.status(), &reject.to_string(), &[], meta, ctx);
+                            self.reject(
+                                head_rejection(&reject),
+                                reject.status(),
+                                &reject.to_string(),
+                                &[],
+                                meta,
+                                ctx,
+                            );
                         }
                         Ok(Parsed::Complete(head, used)) => {
                             self.in_start += used;
                             self.requests += 1;
-                            if let Some(next) = self.admit(head, ctx) {
+                            self.head_started = None;
+                            if let Some(next) = self.admit(head, used as u64, head_started, ctx) {
                                 return next;
                             }
                         }
@@ -555,6 +608,7 @@ impl Conn {
                     ) {
                         Ok((used, Decoded::Done)) => {
                             self.in_start += used;
+                            pending.meta.bytes_in += used as u64;
                             let Phase::Body { pending, .. } =
                                 std::mem::replace(&mut self.phase, Phase::Idle)
                             else {
@@ -568,6 +622,7 @@ impl Conn {
                         }
                         Ok((used, Decoded::Partial)) => {
                             self.in_start += used;
+                            pending.meta.bytes_in += used as u64;
                             self.release_empty_input(ctx.bufs);
                             return if self.peer_closed {
                                 Next::Close
@@ -584,8 +639,13 @@ impl Conn {
                             let mut meta = pending.meta;
                             // The rest of the body cannot be framed: nothing after it can be read.
                             meta.close = true;
+                            meta.bytes_in += (self.in_end - self.in_start) as u64;
                             self.in_start = self.in_end;
-                            self.answer_error(e.status(), &e.to_string(), &[], meta, ctx);
+                            let reason = match e {
+                                BodyError::TooLarge { .. } => Rejection::BodyTooLarge,
+                                BodyError::Invalid(_) => Rejection::BadRequest,
+                            };
+                            self.reject(reason, e.status(), &e.to_string(), &[], meta, ctx);
                         }
                     }
                 }
@@ -596,7 +656,14 @@ impl Conn {
     /// Order of admission on the head (SERVER.md): server-owned endpoints, route (404, 405,
     /// OPTIONS), declared body over the cap (413), `Expect`. Returns Some when the step must
     /// return to the reactor; None to keep advancing (an answer was queued or a body is due).
-    fn admit(&mut self, head: Head, ctx: &mut Ctx<'_>) -> Option<Next> {
+    /// `head_bytes` and `started` are the head's size and when its first byte was seen.
+    fn admit(
+        &mut self,
+        head: Head,
+        head_bytes: u64,
+        started: Instant,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<Next> {
         let keepalive_exhausted =
             ctx.limits.keepalive_requests != 0 && self.requests >= ctx.limits.keepalive_requests;
         let mut meta = Meta {
@@ -606,10 +673,13 @@ impl Conn {
             head_only: head.method.eq_ignore_ascii_case("HEAD"),
             close: !head.keep_alive || keepalive_exhausted || self.peer_closed,
             keep_alive_10: head.minor_version == 0 && head.keep_alive,
-            started: Instant::now(),
+            started,
+            routed: None,
+            bytes_in: head_bytes,
             job_bytes: 0,
             cors: None,
         };
+        ctx.metrics.in_flight.inc();
         // A body we will not read (an answer before it) leaves the stream unframed.
         let has_body = match head.framing {
             Framing::None | Framing::Length(0) => false,
@@ -631,14 +701,33 @@ impl Conn {
                 );
                 return None;
             }
-            let (status, body) = match endpoint {
-                Endpoint::Health => (200, health_body(ctx.started.elapsed().as_secs())),
-                Endpoint::Ready if ctx.ready => (200, b"{\"status\":\"ready\"}".to_vec()),
-                Endpoint::Ready => (503, b"{\"status\":\"draining\"}".to_vec()),
+            let (status, content_type, body) = match endpoint {
+                Endpoint::Health => (
+                    200,
+                    "application/json",
+                    health_body(ctx.started.elapsed().as_secs()),
+                ),
+                Endpoint::Ready if ctx.ready => (
+                    200,
+                    "application/json",
+                    b"{\"status\":\"ready\"}".to_vec(),
+                ),
+                Endpoint::Ready => (
+                    503,
+                    "application/json",
+                    b"{\"status\":\"draining\"}".to_vec(),
+                ),
+                // Rendered here on the reactor, like /health, so a scrape works with every
+                // worker busy; it reads /proc/self/status and getrusage, nothing per connection.
+                Endpoint::Metrics => (
+                    200,
+                    metrics::CONTENT_TYPE,
+                    ctx.metrics.render(ctx.open_fds).into_bytes(),
+                ),
             };
             self.answer(
                 status,
-                &[("Content-Type", "application/json")],
+                &[("Content-Type", content_type)],
                 &[],
                 &body,
                 meta,
@@ -653,7 +742,8 @@ impl Conn {
                 meta.close |= has_body;
                 log::debug!("{} rate limited {}", meta.request_id, peer.ip());
                 let retry = wait.to_string();
-                self.answer_error(
+                self.reject(
+                    Rejection::RateLimited,
                     429,
                     "too many requests",
                     &[("Retry-After", &retry)],
@@ -696,7 +786,8 @@ impl Conn {
         if let Some(token) = &ctx.guard.token {
             if !token.admits(header(&head.headers, "authorization")) {
                 meta.close |= has_body;
-                self.answer_error(
+                self.reject(
+                    Rejection::Unauthorized,
                     401,
                     "missing or invalid bearer token",
                     &[("WWW-Authenticate", "Bearer")],
@@ -715,7 +806,10 @@ impl Conn {
             ctx.app.router.route(&head.method, &segments)
         };
         let (route, params) = match found {
-            Match::Found { route, params } => (route, params),
+            Match::Found { route, params } => {
+                meta.routed = Some((Arc::clone(ctx.app), route));
+                (route, params)
+            }
             Match::NotFound => {
                 meta.close |= has_body;
                 self.answer_error(404, "not found", &[], meta, ctx);
@@ -738,7 +832,8 @@ impl Conn {
             if n > ctx.limits.max_body_bytes as u64 {
                 meta.close = true;
                 let limit = ctx.limits.max_body_bytes;
-                self.answer_error(
+                self.reject(
+                    Rejection::BodyTooLarge,
                     413,
                     &format!("request body too large (limit is {limit} bytes)"),
                     &[],
@@ -755,7 +850,8 @@ impl Conn {
                 "{} buffered bytes over the limit ({limit}): 503",
                 meta.request_id
             );
-            self.answer_error(
+            self.reject(
+                Rejection::BuffersFull,
                 503,
                 &format!("server overloaded: too many bytes buffered (limit is {limit} bytes)"),
                 &[("Retry-After", "1")],
@@ -767,7 +863,14 @@ impl Conn {
         match head.expect {
             Expect::Other => {
                 meta.close |= has_body;
-                self.answer_error(417, "expectation failed", &[], meta, ctx);
+                self.reject(
+                    Rejection::BadRequest,
+                    417,
+                    "expectation failed",
+                    &[],
+                    meta,
+                    ctx,
+                );
                 return None;
             }
             Expect::Continue if has_body => {
@@ -832,7 +935,8 @@ impl Conn {
         let Phase::Running(meta) = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return;
         };
-        self.answer_error(
+        self.reject(
+            Rejection::QueueFull,
             503,
             "server overloaded, retry later",
             &[("Retry-After", "1")],
@@ -842,7 +946,8 @@ impl Conn {
     }
 
     /// Meta for an answer to a head we could not parse: always the last on this connection.
-    fn bare_meta(&self, ctx: &mut Ctx<'_>) -> Meta {
+    fn bare_meta(&self, started: Instant, ctx: &mut Ctx<'_>) -> Meta {
+        ctx.metrics.in_flight.inc();
         Meta {
             request_id: ctx.ids.next_id(),
             method: "-".to_owned(),
@@ -850,9 +955,72 @@ impl Conn {
             head_only: false,
             close: true,
             keep_alive_10: false,
-            started: Instant::now(),
+            started,
             job_bytes: 0,
             cors: None,
+            routed: None,
+            bytes_in: 0,
+        }
+    }
+
+    /// Answers an error the server decided itself, counting it under `reason`. Every refusal
+    /// (413, 414, 431, 400, 503 ..., and later 408, 429, 401) should come through here.
+    fn reject(
+        &mut self,
+        reason: Rejection,
+        status: u16,
+        message: &str,
+        extra: &[(&str, &str)],
+        meta: Meta,
+        ctx: &mut Ctx<'_>,
+    ) {
+        ctx.metrics.record_rejection(reason);
+        self.answer_error(status, message, extra, meta, ctx);
+    }
+
+    /// The answer in the output buffer has been handed to the kernel: count it and write its
+    /// access line. Its duration ends here.
+    fn report_answered(&mut self, metrics: &Metrics, access_log: bool) {
+        let Some(a) = self.answered.take() else {
+            return;
+        };
+        let duration = a.meta.started.elapsed();
+        let (route_id, pattern) = match &a.meta.routed {
+            Some((app, route)) => (Some(app.metric_id(*route)), Some(app.route_pattern(*route))),
+            None => (None, None),
+        };
+        metrics.record_request(
+            route_id,
+            &a.meta.method,
+            a.status,
+            duration,
+            a.meta.bytes_in,
+            a.bytes_out,
+        );
+        metrics.in_flight.dec();
+        if access_log {
+            logging::access(&AccessLine {
+                request_id: &a.meta.request_id,
+                method: &a.meta.method,
+                path: &a.meta.path,
+                route: pattern,
+                status: a.status,
+                duration,
+                bytes_in: a.meta.bytes_in,
+                bytes_out: a.bytes_out,
+                remote: self.peer,
+            });
+        }
+    }
+
+    /// The connection is being closed: an answer not fully written is still reported (it was
+    /// decided, the peer went away), and a request still reading its body or running leaves the
+    /// in-flight count (its completion will be dropped as stale).
+    pub fn on_close(&mut self, metrics: &Metrics, access_log: bool) {
+        self.report_answered(metrics, access_log);
+        if matches!(self.phase, Phase::Body { .. } | Phase::Running(_)) {
+            metrics.in_flight.dec();
+            self.phase = Phase::Idle;
         }
     }
 
@@ -928,23 +1096,14 @@ impl Conn {
             body,
             &framing,
         );
-        if ctx.access_log {
-            let remote: Cow<'_, str> = match self.peer {
-                Some(p) => Cow::Owned(p.to_string()),
-                None => Cow::Borrowed("-"),
-            };
-            log::info!(
-                target: "access",
-                "{} {} \"{} {}\" {} {} {}us",
-                meta.request_id,
-                remote,
-                meta.method,
-                meta.path,
-                status,
-                self.outbuf.len() - before,
-                meta.started.elapsed().as_micros()
-            );
-        }
+        // A pipelined answer is framed only after the previous one was flushed (see `advance`),
+        // so at most one answer waits to be reported.
+        self.report_answered(ctx.metrics, ctx.access_log);
+        self.answered = Some(Answered {
+            bytes_out: (self.outbuf.len() - before) as u64,
+            status,
+            meta,
+        });
         // An error closing the connection may leave the client still sending (SERVER.md
         // "lingering close"): 400, 401, 408, 413, 431 and the like.
         let linger = close && status >= 400 && !self.peer_closed;
@@ -983,6 +1142,30 @@ fn job_bytes(work: &Work) -> usize {
 enum Endpoint {
     Health,
     Ready,
+    Metrics,
+}
+
+/// The method of a head that was refused, for the access line and metrics: its first word when
+/// that is a short upper-case token, else `-` (never a slice of garbage in a log line).
+fn peek_method(head: &[u8]) -> &str {
+    let word = head.split(|&b| b == b' ').next().unwrap_or_default();
+    if (1..=16).contains(&word.len()) && word.iter().all(u8::is_ascii_uppercase) {
+        // ASCII upper-case letters only: valid UTF-8.
+        std::str::from_utf8(word).unwrap_or("-")
+    } else {
+        "-"
+    }
+}
+
+/// The `reason` a head refused by http.rs is counted under.
+fn head_rejection(reject: &Reject) -> Rejection {
+    match reject {
+        Reject::UriTooLong { .. } => Rejection::UriTooLong,
+        Reject::HeadTooLarge { .. } | Reject::TooManyHeaders { .. } => Rejection::HeadTooLarge,
+        Reject::BadRequest(_) | Reject::NotImplemented(_) | Reject::VersionNotSupported => {
+            Rejection::BadRequest
+        }
+    }
 }
 
 /// SERVER.md: matched after normalisation (`/health/` counts), before any app route.
@@ -990,6 +1173,7 @@ fn server_endpoint(segments: &[Cow<'_, str>]) -> Option<Endpoint> {
     match segments {
         [one] if one == "health" => Some(Endpoint::Health),
         [one] if one == "ready" => Some(Endpoint::Ready),
+        [one] if one == "metrics" => Some(Endpoint::Metrics),
         _ => None,
     }
 }
@@ -1038,6 +1222,7 @@ mod tests {
         bufs: BufPool,
         started: Instant,
         guard: Guard,
+        metrics: Metrics,
     }
 
     impl Harness {
@@ -1047,10 +1232,14 @@ mod tests {
                 route("POST", "/echo"),
                 route("GET", "/"),
             ];
+            // The program has no compiled routes, so the metric slots are registered by hand.
+            let metrics = Metrics::new(&[]);
+            let patterns: Vec<String> = routes.iter().map(|r| r.path.clone()).collect();
             let app = App {
                 program: Program::default(),
                 router: Router::new(&routes),
                 origin: "t".into(),
+                metric_ids: metrics.route_ids(&patterns),
             };
             Harness {
                 app: Arc::new(app),
@@ -1059,6 +1248,7 @@ mod tests {
                 bufs: BufPool::default(),
                 started: Instant::now(),
                 guard: Guard::default(),
+                metrics,
             }
         }
 
@@ -1076,6 +1266,8 @@ mod tests {
                 ready: true,
                 draining: false,
                 guard: &mut self.guard,
+                metrics: &self.metrics,
+                open_fds: 0,
             }
         }
     }
@@ -1417,6 +1609,83 @@ mod tests {
             out.starts_with("HTTP/1.1 204 No Content\r\n") && !out.contains("Content-Length"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn answers_are_counted_once_and_in_flight_balances() {
+        let mut h = Harness::new(Limits::default());
+        let wire = b"GET /gst/1 HTTP/1.1\r\nHost: a\r\n\r\nGET /gst/2 HTTP/1.1\r\nHost: a\r\n\r\nGET /nope HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi";
+        let (out, _) = drive(&mut h, wire, 7, false, &ok);
+        assert_eq!(count(&out, "HTTP/1.1 "), 4, "{out}");
+        assert_eq!(h.metrics.in_flight.get(), 0);
+        let text = h.metrics.render(0);
+        for series in [
+            r#"etamil_http_requests_total{route="/gst/:amount",method="GET",status="200"} 2"#,
+            r#"etamil_http_requests_total{route="-",method="GET",status="404"} 1"#,
+            r#"etamil_http_requests_total{route="/echo",method="POST",status="200"} 1"#,
+            &format!("etamil_http_received_bytes_total {}", wire.len()),
+            &format!("etamil_http_sent_bytes_total {}", out.len()),
+        ] {
+            assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
+        }
+
+        // Closed while the body arrives, and while the handler runs: no answer is counted,
+        // and the request leaves the in-flight count.
+        for wire in [
+            &b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nhi"[..],
+            &b"GET /gst/3 HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+        ] {
+            let mut conn = Conn::new(2, None, Instant::now());
+            conn.readable = true;
+            let mut pipe = Pipe {
+                input: wire.to_vec(),
+                pos: 0,
+                step: 1000,
+                eof: false,
+                output: Vec::new(),
+            };
+            let mut ctx = h.ctx();
+            conn.read_from(&mut pipe, &mut ctx).unwrap();
+            let _ = conn.advance(&mut ctx);
+            assert_eq!(ctx.metrics.in_flight.get(), 1);
+            conn.on_close(ctx.metrics, false);
+            conn.release(ctx.bufs);
+            assert_eq!(h.metrics.in_flight.get(), 0);
+        }
+        let total: u64 = h
+            .metrics
+            .render(0)
+            .lines()
+            .filter(|l| l.starts_with("etamil_http_requests_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        assert_eq!(total, 4);
+    }
+
+    #[test]
+    fn refusals_are_counted_by_reason() {
+        let mut h = Harness::new(Limits {
+            max_body_bytes: 3,
+            max_uri_bytes: 10,
+            ..Limits::default()
+        });
+        for wire in [
+            &b"GET /very/long/target HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            &b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nwxyz"[..],
+            &b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"[..],
+        ] {
+            drive(&mut h, wire, 1000, false, &ok);
+        }
+        let text = h.metrics.render(0);
+        for series in [
+            r#"etamil_http_rejections_total{reason="uri_too_long"} 1"#,
+            r#"etamil_http_rejections_total{reason="body_too_large"} 1"#,
+            r#"etamil_http_rejections_total{reason="bad_request"} 1"#,
+            r#"etamil_http_requests_total{route="-",method="GET",status="414"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
+        }
+        assert_eq!(h.metrics.in_flight.get(), 0);
     }
 
     #[test]

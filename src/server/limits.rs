@@ -97,6 +97,25 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Logs the limits in force at start (info, one structured line), so an operator reading
+    /// the log knows what a 413 or a 504 was measured against. Add new limits here too.
+    pub fn log_in_force(&self, workers: usize) {
+        log::info!(
+            workers = workers,
+            max_connections = self.max_connections,
+            keepalive_requests = self.keepalive_requests,
+            queue_depth = self.queue_depth,
+            handler_timeout_ms = self.handler_timeout.as_millis() as u64,
+            handler_instructions = self.handler_instructions,
+            handler_memory_bytes = self.handler_memory_bytes,
+            max_header_bytes = self.max_header_bytes,
+            max_header_count = self.max_header_count,
+            max_uri_bytes = self.max_uri_bytes,
+            max_body_bytes = self.max_body_bytes;
+            "limits"
+        );
+    }
+
     /// The VM budget of one request (SERVER.md `--handler-*`).
     pub fn budget(&self) -> crate::lang::Budget {
         crate::lang::Budget {

@@ -6,13 +6,15 @@
 //!
 //! Request flow: reactor accepts → `Conn` reads and parses the head (http.rs) → admits it
 //! (server endpoints, router.rs, body cap) → decodes the body (body.rs) → `Pool::try_submit`
-//! → a worker runs the route → completion + waker → reactor frames it (response.rs) and writes.
+//! → a worker runs the route → completion + waker → reactor frames it (response.rs) and writes
+//! → once flushed, the answer is counted (metrics.rs) and its access line logged (logging.rs).
 
 pub mod body;
 pub mod conn;
 pub mod guard;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod pool;
 pub mod reactor;
 pub mod response;
@@ -74,7 +76,7 @@ impl fmt::Display for StartError {
 }
 
 /// Starts serving `app` and runs until the drain after SIGTERM/SIGINT ends (or a fatal error).
-pub fn serve(config: Config, app: App) -> Result<Stop, StartError> {
+pub fn serve(config: Config, mut app: App) -> Result<Stop, StartError> {
     let guard = admission(&config)?;
     raise_fd_limit(config.limits.max_connections as u64 + SPARE_FDS)?;
     let listener = bind(&config)?;
@@ -85,17 +87,10 @@ pub fn serve(config: Config, app: App) -> Result<Stop, StartError> {
         .and_then(|()| out.flush())
         .map_err(StartError::Stdout)?;
     drop(out);
-    log::info!(
-        "listening on {addr}: app {} with {} routes, {} workers, queue {}, max connections {}",
-        app.origin,
-        app.program.routes().len(),
-        config.workers,
-        config.limits.queue_depth,
-        config.limits.max_connections
-    );
-    for r in app.program.routes() {
-        log::debug!("route {} {} ({}:{})", r.method, r.path, r.file, r.line);
-    }
+    // One Metrics for the life of the process: a reload registers its patterns in the same one.
+    let metrics = Arc::new(metrics::Metrics::new(&app.route_patterns()));
+    app.register_metrics(&metrics);
+    log_start(&config, &app, addr);
     let settings = reactor::Settings {
         workers: config.workers,
         access_log: config.access_log,
@@ -106,6 +101,7 @@ pub fn serve(config: Config, app: App) -> Result<Stop, StartError> {
             Some(Auth::File(f)) => Some(f.clone()),
             _ => None,
         },
+        metrics,
     };
     let mut reactor = reactor::Reactor::new(listener, Arc::new(app), config.limits, &settings)
         .map_err(StartError::Reactor)?;
@@ -127,6 +123,31 @@ fn admission(config: &Config) -> Result<guard::Guard, StartError> {
         cors: config.cors.clone(),
         token,
     })
+}
+
+/// Start-up lines (info, structured): the bound address and the app, each route, the limits.
+fn log_start(config: &Config, app: &App, addr: SocketAddr) {
+    let app_name = match &config.app {
+        Some(path) => path.display().to_string(),
+        None => "embedded default".to_owned(),
+    };
+    let routes = app.program.routes();
+    log::info!(
+        addr:% = addr,
+        app = app_name.as_str(),
+        routes = routes.len(),
+        version = env!("CARGO_PKG_VERSION");
+        "Server started"
+    );
+    for r in routes {
+        log::info!(
+            method = r.method.as_str(),
+            pattern = r.path.as_str(),
+            source:% = format_args!("{}:{}", r.file, r.line);
+            "route"
+        );
+    }
+    config.limits.log_in_force(config.workers);
 }
 
 /// SERVER.md: the soft limit is raised to the hard one; below `needed` we refuse to start.

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 use mio::Waker;
 
+use super::metrics::{HandlerFailure, Metrics, Rejection};
 use crate::app::App;
 use crate::lang::{self, Budget, Limit, Outcome, Output, RequestInput, RuntimeErrorKind};
+use crate::logging;
 
 /// Worker stacks: the VM's nesting limits (LANGUAGE.md 4.7: 200 source levels, 128 value levels,
 /// 256 calls) are sized to fit in 16 MiB; twice that leaves room for builtins' own frames.
@@ -79,8 +81,10 @@ struct Shared {
     reactor_asleep: AtomicBool,
     waker: Waker,
     budget: Budget,
-    /// Jobs being run right now (for /health and, later, metrics).
+    /// Jobs being run right now.
     busy: AtomicUsize,
+    /// Queue depth and busy workers are set here; handler failures are counted here.
+    metrics: Arc<Metrics>,
 }
 
 /// Handle to the pool, owned by the reactor.
@@ -101,6 +105,7 @@ impl Pool {
         capacity: usize,
         budget: Budget,
         waker: Waker,
+        metrics: Arc<Metrics>,
     ) -> io::Result<Pool> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -116,6 +121,7 @@ impl Pool {
             waker,
             budget,
             busy: AtomicUsize::new(0),
+            metrics,
         });
         let mut handles = Vec::with_capacity(workers);
         for n in 0..workers.max(1) {
@@ -140,6 +146,8 @@ impl Pool {
                 return Err(Busy(Box::new(job)));
             }
             q.jobs.push_back(job);
+            // Set under the lock from the length itself, so the gauge cannot drift.
+            self.shared.metrics.queue_depth.set(q.jobs.len() as i64);
             let notify = q.idle > q.wakeups;
             if notify {
                 q.wakeups += 1;
@@ -202,6 +210,7 @@ fn worker(shared: &Shared) {
             let mut q = lock(&shared.queue);
             loop {
                 if let Some(job) = q.jobs.pop_front() {
+                    shared.metrics.queue_depth.set(q.jobs.len() as i64);
                     break job;
                 }
                 if q.stop {
@@ -214,7 +223,9 @@ fn worker(shared: &Shared) {
             }
         };
         shared.busy.fetch_add(1, Ordering::Relaxed);
-        let outcome = run_job(&job, &shared.budget);
+        shared.metrics.busy_workers.inc();
+        let outcome = run_job(&job, &shared.budget, &shared.metrics);
+        shared.metrics.busy_workers.dec();
         shared.busy.fetch_sub(1, Ordering::Relaxed);
         lock(&shared.done).push(Completion {
             key: job.key,
@@ -230,20 +241,36 @@ fn worker(shared: &Shared) {
     }
 }
 
-/// `அச்சு` in serve mode goes to the log with the request id (LANGUAGE.md 10.3).
+/// `அச்சு` in serve mode goes to the log with the request id (LANGUAGE.md 10.3), never to the
+/// client. Each line is handed to the log writer as it is printed (not collected to the end),
+/// so what a handler printed before it hung or failed is still logged.
 struct PrintToLog<'a>(&'a str);
 
 impl Output for PrintToLog<'_> {
     fn print(&mut self, line: &str) {
-        log::info!(target: "etamil::print", "{} {}", self.0, line);
+        logging::handler_print(self.0, line);
     }
 }
 
-/// Runs one job to an outcome; never panics outward.
-pub fn run_job(job: &Job, budget: &Budget) -> JobOutcome {
+/// The metrics kind of a failed run.
+fn failure_kind(kind: &RuntimeErrorKind) -> HandlerFailure {
+    match kind {
+        RuntimeErrorKind::Limit(Limit::Deadline) => HandlerFailure::Deadline,
+        RuntimeErrorKind::Limit(Limit::Memory) => HandlerFailure::Memory,
+        RuntimeErrorKind::Limit(Limit::Instructions) => HandlerFailure::Instructions,
+        // Nesting limits are the program's own recursion: runtime errors like any other.
+        RuntimeErrorKind::Limit(Limit::CallDepth | Limit::ValueDepth) | RuntimeErrorKind::Error => {
+            HandlerFailure::Runtime
+        }
+    }
+}
+
+/// Runs one job to an outcome, counting failures; never panics outward.
+pub fn run_job(job: &Job, budget: &Budget, metrics: &Metrics) -> JobOutcome {
     let timeout = budget.timeout.unwrap_or(Duration::MAX);
     if job.enqueued.elapsed() > timeout {
         // SERVER.md: a job still queued past the deadline is not run.
+        metrics.record_rejection(Rejection::QueueTimeout);
         return JobOutcome::Failed {
             status: 503,
             message: "server overloaded: request waited too long".to_owned(),
@@ -270,7 +297,14 @@ pub fn run_job(job: &Job, budget: &Budget) -> JobOutcome {
                 500
             };
             let message = e.message();
-            log::warn!("{} handler error ({status}): {message}", job.request_id);
+            let kind = failure_kind(&e.kind);
+            metrics.record_handler_failure(kind);
+            log::warn!(
+                request_id = job.request_id.as_str(),
+                status = status,
+                kind = kind.label();
+                "handler error: {message}"
+            );
             JobOutcome::Failed { status, message }
         }
         Err(panic) => {
@@ -279,7 +313,8 @@ pub fn run_job(job: &Job, budget: &Budget) -> JobOutcome {
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            log::error!("{} handler panicked: {what}", job.request_id);
+            metrics.record_handler_failure(HandlerFailure::Panic);
+            log::error!(request_id = job.request_id.as_str(); "handler panicked: {what}");
             JobOutcome::Failed {
                 status: 500,
                 message: "internal error".to_owned(),

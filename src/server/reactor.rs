@@ -24,6 +24,7 @@ use slab::Slab;
 use super::conn::{BufPool, Conn, Ctx, Next};
 use super::guard::{self, Guard, Secret};
 use super::limits::Limits;
+use super::metrics::{AcceptPause, Metrics};
 use super::pool::{Busy, Completion, Job, Pool, WORKER_STACK_BYTES};
 use super::response::{DateCache, IdGen};
 use super::signals::{Note, Notifier, SignalPipe, RELOADED};
@@ -51,6 +52,21 @@ const EMFILE_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PUMP_ROUNDS: usize = 64;
 /// Events taken per poll.
 const EVENTS: usize = 1024;
+/// Descriptors the process holds besides connections when they cannot be counted at start:
+/// stdin, stdout, stderr, the epoll instance, the waker's eventfd and the listener.
+const FIXED_FDS: u64 = 6;
+
+/// The descriptors open now, counted once when the reactor starts (a handful, and no
+/// connections yet): what we opened plus whatever the parent left us. `process_open_fds` is
+/// this plus the open connections, so a scrape never walks /proc/self/fd (SERVER.md
+/// "Metrics"). Falls back to `FIXED_FDS` where /proc is not mounted.
+fn fds_at_start() -> u64 {
+    match std::fs::read_dir("/proc/self/fd") {
+        // The listing includes the descriptor of the directory being read.
+        Ok(dir) => (dir.count() as u64).saturating_sub(1).max(1),
+        Err(_) => FIXED_FDS,
+    }
+}
 
 struct Entry {
     conn: Conn,
@@ -144,6 +160,12 @@ pub struct Reactor {
     /// A SIGHUP arrived during a reload: start another when it ends (the file may have changed
     /// again after the first one read it).
     reload_again: bool,
+    /// Shared with the workers; the reactor counts answers, connections and rejections.
+    metrics: Arc<Metrics>,
+    /// Descriptors held besides connections, from `fds_at_start`.
+    fixed_fds: u64,
+    /// Accepting is paused at `--max-connections` (so each pause is counted once).
+    paused_at_limit: bool,
 }
 
 /// Options of the loop beyond `Limits`.
@@ -156,6 +178,7 @@ pub struct Settings {
     pub app_path: Option<PathBuf>,
     /// `--auth-token-file`, re-read on SIGHUP.
     pub auth_file: Option<PathBuf>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Reactor {
@@ -177,7 +200,14 @@ impl Reactor {
         )?;
         let (reload_tx, reloads) = mpsc::channel();
         let waker = Waker::new(poll.registry(), WAKER)?;
-        let pool = Pool::start(settings.workers, limits.queue_depth, limits.budget(), waker)?;
+        let pool = Pool::start(
+            settings.workers,
+            limits.queue_depth,
+            limits.budget(),
+            waker,
+            Arc::clone(&settings.metrics),
+        )?;
+        settings.metrics.workers.set(pool.workers() as i64);
         Ok(Reactor {
             poll,
             listener: Some(listener),
@@ -213,6 +243,9 @@ impl Reactor {
             reload_again: false,
             guard: Guard::default(),
             auth_file: settings.auth_file.clone(),
+            metrics: Arc::clone(&settings.metrics),
+            fixed_fds: fds_at_start(),
+            paused_at_limit: false,
         })
     }
 
@@ -472,6 +505,10 @@ impl Reactor {
                 continue; // stale: the connection moved on
             }
             entry.scheduled = None;
+            let open_fds = self.fixed_fds + self.conns.len() as u64;
+            let Some(entry) = self.conns.get_mut(d.key) else {
+                continue;
+            };
             let mut ctx = Ctx {
                 app: &self.app,
                 limits: &self.limits,
@@ -480,6 +517,8 @@ impl Reactor {
                 bufs: &mut self.bufs,
                 started: self.started,
                 access_log: self.access_log,
+                metrics: &self.metrics,
+                open_fds,
                 now,
                 buffered_bytes: self.buffered,
                 ready: self.ready,
@@ -533,17 +572,24 @@ impl Reactor {
         while self.listener_ready {
             if self.conns.len() >= self.limits.max_connections {
                 // Paused at the limit; `listener_ready` stays set for when we resume.
+                if !self.paused_at_limit {
+                    self.paused_at_limit = true;
+                    self.metrics
+                        .record_accept_pause(AcceptPause::MaxConnections);
+                }
                 return;
             }
             let Some(listener) = &self.listener else {
                 return;
             };
+            self.paused_at_limit = false;
             match listener.accept() {
                 Ok((stream, peer)) => self.add(stream, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.listener_ready = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
                     log::warn!("accept: {e}; pausing accepting for {EMFILE_PAUSE:?}");
+                    self.metrics.record_accept_pause(AcceptPause::Emfile);
                     self.accept_paused_until = Some(Instant::now() + EMFILE_PAUSE);
                     return;
                 }
@@ -577,6 +623,7 @@ impl Reactor {
             held: 0,
         });
         self.sync(key);
+        self.metrics.connections.inc();
     }
 
     fn maybe_resume_accepting(&mut self) {
@@ -620,6 +667,7 @@ impl Reactor {
 
     /// Writes, reads and advances one connection until it must wait for the socket or a worker.
     fn drive(&mut self, key: usize) {
+        let open_fds = self.open_fds();
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
@@ -636,6 +684,8 @@ impl Reactor {
             ready: self.ready,
             draining: self.draining,
             guard: &mut self.guard,
+            metrics: &self.metrics,
+            open_fds,
         };
         let mut close = false;
         let mut rounds = 0;
@@ -687,9 +737,9 @@ impl Reactor {
                     };
                     if let Err(Busy(job)) = self.pool.try_submit(job) {
                         log::warn!(
-                            "{} queue full ({} waiting): 503",
-                            job.request_id,
-                            self.limits.queue_depth
+                            request_id = job.request_id.as_str(),
+                            queue_depth = self.limits.queue_depth;
+                            "queue full: 503"
                         );
                         conn.on_busy(&mut ctx);
                     }
@@ -716,6 +766,7 @@ impl Reactor {
         let mut batch = std::mem::take(&mut self.spare);
         self.pool.take_completions(&mut batch);
         for done in batch.drain(..) {
+            let open_fds = self.open_fds();
             let Some(entry) = self.conns.get_mut(done.key) else {
                 log::debug!("completion for closed connection dropped");
                 continue;
@@ -737,6 +788,8 @@ impl Reactor {
                 ready: self.ready,
                 draining: self.draining,
                 guard: &mut self.guard,
+                metrics: &self.metrics,
+                open_fds,
             };
             entry.conn.on_done(done.outcome, &mut ctx);
             if let Some(d) = &mut self.drain {
@@ -751,6 +804,8 @@ impl Reactor {
     fn close(&mut self, key: usize) {
         if let Some(mut entry) = self.conns.try_remove(key) {
             self.buffered -= entry.held;
+            entry.conn.on_close(&self.metrics, self.access_log);
+            self.metrics.connections.dec();
             entry.conn.release(&mut self.bufs);
             // Dropping the stream closes it, which also removes it from the epoll set.
         }
@@ -759,6 +814,11 @@ impl Reactor {
     /// Open connections (for /health and, later, metrics).
     pub fn connections(&self) -> usize {
         self.conns.len()
+    }
+
+    /// The descriptors the server holds: the fixed ones and one per open connection.
+    fn open_fds(&self) -> u64 {
+        self.fixed_fds + self.conns.len() as u64
     }
 }
 
@@ -787,6 +847,7 @@ mod tests {
             program: Program::default(),
             router: Router::new(&routes),
             origin: "t".into(),
+            metric_ids: Vec::new(),
         };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -798,6 +859,7 @@ mod tests {
             drain_delay: Duration::ZERO,
             app_path: None,
             auth_file: None,
+            metrics: Arc::new(Metrics::new(&[])),
         };
         let reactor = Reactor::new(listener, Arc::new(app), limits, &settings).unwrap();
         std::thread::spawn(move || reactor.run());

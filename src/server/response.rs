@@ -250,18 +250,24 @@ pub fn http_date(secs: u64) -> String {
     )
 }
 
-/// Fresh request ids: 32 lowercase hex digits from a xorshift generator seeded at start.
-/// Not a secret, only unique enough to find a request in the logs.
+/// Fresh request ids: 32 lowercase hex digits from a xorshift generator seeded once at start,
+/// so an id costs no syscall. Not a secret, only unique enough to find a request in the logs,
+/// across restarts and across instances started in the same nanosecond.
 pub struct IdGen {
     state: [u64; 2],
 }
 
 impl Default for IdGen {
     fn default() -> IdGen {
+        use std::hash::{BuildHasher, Hasher};
         let t = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        let seed = t ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+        // RandomState's keys come from the OS's random source (read once per thread by std).
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let seed = t ^ random ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
         IdGen {
             state: [splitmix(seed), splitmix(seed ^ 0xdead_beef_cafe_f00d) | 1],
         }

@@ -126,6 +126,18 @@ impl Server {
         c.response()
     }
 
+    /// The server's process id (to look at /proc/PID from a test).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// One request given as raw bytes on a fresh connection.
+    pub fn request(&self, raw: &str) -> Response {
+        let mut c = self.client();
+        c.send(raw.as_bytes());
+        c.response()
+    }
+
     /// The child is still running.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
