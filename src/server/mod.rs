@@ -11,6 +11,8 @@
 
 pub mod body;
 pub mod conn;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod http;
 pub mod limits;
