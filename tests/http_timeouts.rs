@@ -184,3 +184,47 @@ fn bare_cr_and_nul_in_the_head_are_400() {
         );
     }
 }
+
+#[test]
+fn an_endless_loop_gets_504_while_other_clients_are_served() {
+    let s = start(&["--handler-timeout", "500ms", "--workers", "2"]);
+    let mut looping = s.client();
+    looping.send(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(s.wait_for_log("forever started"), "{}", s.stderr());
+    // While one worker spins, the other and the reactor keep answering.
+    for _ in 0..5 {
+        assert_eq!(s.get("/gst/1000").text(), r#"{"gst":180}"#);
+        assert_eq!(s.get("/health").status, 200);
+    }
+    let r = looping.response();
+    assert_eq!(r.status, 504, "{}", r.text());
+    // And the worker is free again at once.
+    looping.send(b"GET /gst/100 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(looping.response().status, 200);
+}
+
+#[test]
+fn a_slowloris_of_many_connections_does_not_starve_a_normal_client() {
+    let s = start(&["--header-timeout", "2s"]);
+    // 300 connections, each with an unfinished head, each trickling a byte now and then.
+    let mut slow: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut c = TcpStream::connect(&s.addr).unwrap();
+            c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+            c
+        })
+        .collect();
+    for round in 0..3 {
+        for c in slow.iter_mut() {
+            let _ = c.write_all(b"X");
+        }
+        // Liveness only: a normal client is answered during the attack.
+        let r = s.get(&format!("/gst/{round}"));
+        assert_eq!(r.status, 200);
+    }
+    // The header timeout ends every slow connection, with 408 (a head byte had arrived).
+    for c in slow.iter_mut().take(10) {
+        let got = read_to_close(c);
+        assert!(got.starts_with(b"HTTP/1.1 408 "), "{:?}", String::from_utf8_lossy(&got));
+    }
+}
