@@ -238,6 +238,12 @@ fn sighup_swaps_the_app_and_a_failed_reload_keeps_the_old_one() {
     assert!(s.wait_for_log("reload failed"), "{}", s.stderr());
     assert_eq!(s.get("/version").text(), "v2");
     assert_eq!(s.get("/new").status, 200);
+    let metrics = s.get("/metrics").text();
+    assert!(
+        metrics.contains("etamil_app_reloads_total{result=\"failure\"} 1")
+            && metrics.contains("etamil_app_reloads_total{result=\"success\"} 1"),
+        "{metrics}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

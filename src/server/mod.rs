@@ -83,16 +83,9 @@ pub fn serve(config: Config, mut app: App) -> Result<Stop, StartError> {
     raise_fd_limit(config.limits.max_connections as u64 + SPARE_FDS)?;
     let listener = bind(&config)?;
     let addr = listener.local_addr().map_err(StartError::Listen)?;
-    // The first stdout line is the bound address, for every port (tests read it for --port 0).
-    let mut out = io::stdout().lock();
-    writeln!(out, "{addr}")
-        .and_then(|()| out.flush())
-        .map_err(StartError::Stdout)?;
-    drop(out);
     // One Metrics for the life of the process: a reload registers its patterns in the same one.
     let metrics = Arc::new(metrics::Metrics::new(&app.route_patterns()));
     app.register_metrics(&metrics);
-    log_start(&config, &app, addr);
     let settings = reactor::Settings {
         workers: config.workers,
         access_log: config.access_log,
@@ -105,9 +98,18 @@ pub fn serve(config: Config, mut app: App) -> Result<Stop, StartError> {
         },
         metrics,
     };
+    log_start(&config, &app, addr);
+    // The signal handlers are installed here: only then may anyone learn the address and
+    // signal us (a SIGTERM before would kill the process the default way, not drain it).
     let mut reactor = reactor::Reactor::new(listener, Arc::new(app), config.limits, &settings)
         .map_err(StartError::Reactor)?;
     reactor.set_guard(guard);
+    // The first stdout line is the bound address, for every port (tests read it for --port 0).
+    let mut out = io::stdout().lock();
+    writeln!(out, "{addr}")
+        .and_then(|()| out.flush())
+        .map_err(StartError::Stdout)?;
+    drop(out);
     reactor.run().map_err(StartError::Reactor)
 }
 

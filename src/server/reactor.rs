@@ -427,11 +427,16 @@ impl Reactor {
         let tx = self.reload_tx.clone();
         let notifier: Notifier = self.signals.notifier();
         let auth_file = self.auth_file.clone();
+        let metrics = Arc::clone(&self.metrics);
         let spawned = std::thread::Builder::new()
             .name("etamil-reload".into())
             .stack_size(WORKER_STACK_BYTES)
             .spawn(move || {
-                let app = App::load(Some(&path));
+                let app = App::load(Some(&path)).map(|mut app| {
+                    // Same Metrics: a pattern keeps its series across reloads.
+                    app.register_metrics(&metrics);
+                    app
+                });
                 let token = auth_file.map(|f| guard::read_token_file(&f));
                 let _ = tx.send(Reloaded { app, token });
                 notifier.notify(RELOADED);
@@ -453,6 +458,7 @@ impl Reactor {
             }
             match result {
                 Ok(app) => {
+                    self.metrics.record_reload(true);
                     log::info!(
                         "reloaded {}: {} routes",
                         app.origin,
@@ -462,6 +468,7 @@ impl Reactor {
                     self.app = Arc::new(app);
                 }
                 Err(errors) => {
+                    self.metrics.record_reload(false);
                     log::error!(
                         "reload failed with {} compile errors; still serving the previous app",
                         errors.len()
