@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::body::{BodyDecoder, BodyError, Decoded};
 use super::guard::{Guard, CORS_MAX_AGE};
 use super::http::{self, Expect, Framing, Head, Parsed, Reject};
-use super::limits::{Limits, LINGER_BYTES, LINGER_TIME};
+use super::limits::{Limits, DRAIN_IDLE_GRACE, LINGER_BYTES, LINGER_TIME};
 use super::metrics::{self, Metrics, Rejection};
 use super::pool::JobOutcome;
 use super::response::{self, IdGen};
@@ -225,6 +225,8 @@ pub struct Conn {
     write_progress: Instant,
     /// Bytes discarded while lingering.
     lingered: usize,
+    /// Draining, idle within `DRAIN_IDLE_GRACE` of an answer that did not say close.
+    drain_grace: bool,
     /// When the first byte of the head being read was seen (None between requests).
     head_started: Option<Instant>,
     /// The answer being written, reported (metrics, access line) once it is flushed.
@@ -252,6 +254,7 @@ impl Conn {
             idle_since: now,
             write_progress: now,
             lingered: 0,
+            drain_grace: false,
             head_started: None,
             answered: None,
         }
@@ -265,6 +268,9 @@ impl Conn {
             // The first request's header timeout runs from accept.
             Phase::Idle if self.requests == 0 => {
                 at(self.timer_from, limits.header_timeout, TimerKind::Header)
+            }
+            Phase::Idle if self.drain_grace => {
+                at(self.idle_since, DRAIN_IDLE_GRACE, TimerKind::Idle)
             }
             Phase::Idle => at(self.idle_since, limits.idle_timeout, TimerKind::Idle),
             Phase::Head => at(self.timer_from, limits.header_timeout, TimerKind::Header),
@@ -548,12 +554,22 @@ impl Conn {
                     if self.in_start == self.in_end {
                         self.phase = Phase::Idle;
                         self.release_empty_input(ctx.bufs);
-                        // Draining: an idle connection has no request left to finish.
-                        return if self.peer_closed || ctx.draining {
-                            Next::Close
-                        } else {
-                            Next::Wait
-                        };
+                        if self.peer_closed {
+                            return Next::Close;
+                        }
+                        // Draining: an idle connection has no request left to finish; one just
+                        // answered without `Connection: close` gets a short grace first.
+                        if ctx.draining {
+                            let grace_over = self
+                                .idle_since
+                                .checked_add(DRAIN_IDLE_GRACE)
+                                .is_none_or(|t| ctx.now >= t);
+                            if self.requests == 0 || grace_over {
+                                return Next::Close;
+                            }
+                            self.drain_grace = true;
+                        }
+                        return Next::Wait;
                     }
                     let head_started = *self.head_started.get_or_insert_with(Instant::now);
                     match http::parse_head(&self.inbuf[self.in_start..self.in_end], ctx.limits) {

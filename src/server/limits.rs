@@ -49,6 +49,10 @@ pub const DEFAULT_DRAIN_DELAY: Duration = Duration::ZERO;
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 /// …or up to this many bytes, then the connection is closed.
 pub const LINGER_BYTES: usize = 64 << 10;
+/// Draining: a keep-alive connection whose last answer (framed before the drain) did not say
+/// `Connection: close` stays this long for a request its client may already be sending, so
+/// back-to-back clients do not lose one to the close race; then it closes.
+pub const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(500);
 /// File descriptors kept free beyond max-connections: listener, epoll, eventfd, logs, std streams.
 pub const SPARE_FDS: u64 = 64;
 
