@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::lang::Budget;
-use crate::server::guard::{Cors, Secret};
 use crate::logging::{LogConfig, LogFormat};
+use crate::server::guard::{Cors, Secret};
 use crate::server::limits::{self, Limits};
 
 /// What kind of value an option takes, which decides its parser and its `--help` text.

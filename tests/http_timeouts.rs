@@ -225,6 +225,10 @@ fn a_slowloris_of_many_connections_does_not_starve_a_normal_client() {
     // The header timeout ends every slow connection, with 408 (a head byte had arrived).
     for c in slow.iter_mut().take(10) {
         let got = read_to_close(c);
-        assert!(got.starts_with(b"HTTP/1.1 408 "), "{:?}", String::from_utf8_lossy(&got));
+        assert!(
+            got.starts_with(b"HTTP/1.1 408 "),
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
     }
 }

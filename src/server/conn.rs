@@ -723,11 +723,9 @@ impl Conn {
                     "application/json",
                     health_body(ctx.started.elapsed().as_secs()),
                 ),
-                Endpoint::Ready if ctx.ready => (
-                    200,
-                    "application/json",
-                    b"{\"status\":\"ready\"}".to_vec(),
-                ),
+                Endpoint::Ready if ctx.ready => {
+                    (200, "application/json", b"{\"status\":\"ready\"}".to_vec())
+                }
                 Endpoint::Ready => (
                     503,
                     "application/json",

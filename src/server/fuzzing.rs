@@ -109,7 +109,11 @@ pub fn drive_conn(data: &[u8]) {
     let mut guard = Guard {
         rate: (options & 2 != 0).then(|| RateLimiter::new(0.5, 2, 4)),
         cors: (options & 4 != 0).then(|| Cors::List(vec!["https://a".into()])),
-        token: if options & 8 != 0 { Secret::new("tok") } else { None },
+        token: if options & 8 != 0 {
+            Secret::new("tok")
+        } else {
+            None
+        },
     };
     let mut ids = IdGen::default();
     let mut bufs = BufPool::default();
@@ -249,7 +253,9 @@ mod tests {
         super::drive_conn(b"\x00\x00\x20GET / HTTP/1.1\r\nHost: a\r\n\r\n\x00\x04\xff");
         for options in 0..64u8 {
             let mut data = vec![options, 0, 60];
-            data.extend_from_slice(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nab");
+            data.extend_from_slice(
+                b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nab",
+            );
             data.extend_from_slice(&[5, 7, 4, 0, 3, b'c', b'x', b'y', 2, 6, 5, 4]);
             super::drive_conn(&data);
         }
