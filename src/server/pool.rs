@@ -75,6 +75,8 @@ struct Shared {
     queue: Mutex<Queue>,
     ready: Condvar,
     capacity: usize,
+    /// `queue.jobs.len()`, readable without the lock for the reactor's capacity check.
+    queued: AtomicUsize,
     done: Mutex<Vec<Completion>>,
     /// Set by the reactor just before it may block in poll; the first worker to swap it back
     /// pays the one wake-up syscall.
@@ -91,7 +93,15 @@ struct Shared {
 pub struct Pool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
+    /// Jobs accepted this loop iteration, handed to the workers together by `flush`: one lock
+    /// and at most one notification per batch instead of per job, so under load a worker
+    /// finds a full queue rather than sleeping and being woken for every request.
+    staged: Vec<Job>,
 }
+
+/// A batch this large is handed over at once, without waiting for the end of the iteration,
+/// so workers start while the reactor is still reading.
+const STAGE_FLUSH_JOBS: usize = 64;
 
 /// Mutex poisoning only means a thread panicked while holding the lock; the queues stay
 /// structurally valid, so keep going rather than take the server down.
@@ -116,6 +126,7 @@ impl Pool {
             }),
             ready: Condvar::new(),
             capacity,
+            queued: AtomicUsize::new(0),
             done: Mutex::new(Vec::with_capacity(256)),
             reactor_asleep: AtomicBool::new(false),
             waker,
@@ -135,29 +146,44 @@ impl Pool {
         Ok(Pool {
             shared,
             workers: handles,
+            staged: Vec::with_capacity(STAGE_FLUSH_JOBS),
         })
     }
 
-    /// Queues a job, or gives it back when the queue is full.
-    pub fn try_submit(&self, job: Job) -> Result<(), Busy> {
-        let notify = {
-            let mut q = lock(&self.shared.queue);
-            if q.jobs.len() >= self.shared.capacity {
-                return Err(Busy(Box::new(job)));
-            }
-            q.jobs.push_back(job);
-            // Set under the lock from the length itself, so the gauge cannot drift.
-            self.shared.metrics.queue_depth.set(q.jobs.len() as i64);
-            let notify = q.idle > q.wakeups;
-            if notify {
-                q.wakeups += 1;
-            }
-            notify
-        };
-        if notify {
-            self.shared.ready.notify_one();
+    /// Accepts a job for the workers (handed over at the next `flush`), or gives it back when
+    /// the queue, counting the jobs staged here, is full.
+    pub fn try_submit(&mut self, job: Job) -> Result<(), Busy> {
+        let queued = self.shared.queued.load(Ordering::Relaxed);
+        if queued + self.staged.len() >= self.shared.capacity {
+            return Err(Busy(Box::new(job)));
+        }
+        self.staged.push(job);
+        if self.staged.len() >= STAGE_FLUSH_JOBS {
+            self.flush();
         }
         Ok(())
+    }
+
+    /// Hands the staged jobs to the workers under one lock, waking only as many idle workers
+    /// as there are new jobs. The reactor calls this before it polls.
+    pub fn flush(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let wake = {
+            let mut q = lock(&self.shared.queue);
+            let added = self.staged.len();
+            q.jobs.extend(self.staged.drain(..));
+            // Set under the lock from the length itself, so the gauge cannot drift.
+            self.shared.queued.store(q.jobs.len(), Ordering::Relaxed);
+            self.shared.metrics.queue_depth.set(q.jobs.len() as i64);
+            let wake = q.idle.saturating_sub(q.wakeups).min(added);
+            q.wakeups += wake;
+            wake
+        };
+        for _ in 0..wake {
+            self.shared.ready.notify_one();
+        }
     }
 
     /// Called by the reactor before it may block: returns true when completions are already
@@ -180,9 +206,9 @@ impl Pool {
         std::mem::swap(&mut *done, into);
     }
 
-    /// Jobs waiting for a worker.
+    /// Jobs waiting for a worker, staged ones included.
     pub fn queued(&self) -> usize {
-        lock(&self.shared.queue).jobs.len()
+        lock(&self.shared.queue).jobs.len() + self.staged.len()
     }
 
     /// Jobs running right now.
@@ -195,7 +221,8 @@ impl Pool {
     }
 
     /// Lets the workers finish what is queued, then joins them.
-    pub fn shutdown(self) {
+    pub fn shutdown(mut self) {
+        self.flush();
         lock(&self.shared.queue).stop = true;
         self.shared.ready.notify_all();
         for h in self.workers {
@@ -210,6 +237,7 @@ fn worker(shared: &Shared) {
             let mut q = lock(&shared.queue);
             loop {
                 if let Some(job) = q.jobs.pop_front() {
+                    shared.queued.store(q.jobs.len(), Ordering::Relaxed);
                     shared.metrics.queue_depth.set(q.jobs.len() as i64);
                     break job;
                 }

@@ -258,6 +258,7 @@ impl Reactor {
     pub fn run(mut self) -> io::Result<Stop> {
         let mut events = Events::with_capacity(EVENTS);
         let stop = loop {
+            self.pool.flush();
             let pending = self.pool.reactor_sleeping() || !self.again.is_empty();
             let timeout = if pending {
                 Some(Duration::ZERO)
