@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::lang::Budget;
 use crate::logging::{LogConfig, LogFormat};
+use crate::server::guard::{Cors, Secret};
 use crate::server::limits::{self, Limits};
 
 /// What kind of value an option takes, which decides its parser and its `--help` text.
@@ -27,12 +28,20 @@ enum Kind {
     CountOrZero,
     /// `ms`, `s` or `m`; a bare number is refused.
     Duration,
+    /// A duration where 0 (`0s`) means "none".
+    DurationOrZero,
     /// Bytes, or `KiB`/`MiB`/`GiB`.
     Size,
     /// `on` or `off`.
     Switch,
     /// error, warn, info, debug.
     Level,
+    /// A positive decimal (`0.5`, `100`).
+    Rate,
+    /// `*` or a comma-separated list of origins.
+    Origins,
+    /// A file path.
+    File,
     /// json or text.
     LogFormat,
 }
@@ -140,6 +149,83 @@ const OPTIONS: &[Opt] = &[
         in_run: false,
     },
     Opt {
+        name: "max-buffered-bytes",
+        kind: Kind::Size,
+        default: "256MiB",
+        help: "request and response bytes held in total; beyond it 503",
+        in_run: false,
+    },
+    Opt {
+        name: "header-timeout",
+        kind: Kind::Duration,
+        default: "10s",
+        help: "a request head, total, from its first byte → 408",
+        in_run: false,
+    },
+    Opt {
+        name: "body-timeout",
+        kind: Kind::Duration,
+        default: "30s",
+        help: "a request body, total, from the end of the head → 408",
+        in_run: false,
+    },
+    Opt {
+        name: "idle-timeout",
+        kind: Kind::Duration,
+        default: "60s",
+        help: "between a response and the next request → close",
+        in_run: false,
+    },
+    Opt {
+        name: "write-timeout",
+        kind: Kind::Duration,
+        default: "30s",
+        help: "no write progress for this long → close",
+        in_run: false,
+    },
+    Opt {
+        name: "shutdown-timeout",
+        kind: Kind::Duration,
+        default: "30s",
+        help: "longest graceful drain after SIGTERM (then exit 1)",
+        in_run: false,
+    },
+    Opt {
+        name: "drain-delay",
+        kind: Kind::DurationOrZero,
+        default: "0s",
+        help: "on SIGTERM, /ready answers 503 this long before accepting stops",
+        in_run: false,
+    },
+    Opt {
+        name: "rate-limit",
+        kind: Kind::Rate,
+        default: "off",
+        help: "requests per second per client IP (IPv6 by /64) → 429",
+        in_run: false,
+    },
+    Opt {
+        name: "rate-burst",
+        kind: Kind::Count,
+        default: "the rate rounded up",
+        help: "token bucket size of --rate-limit",
+        in_run: false,
+    },
+    Opt {
+        name: "cors-origin",
+        kind: Kind::Origins,
+        default: "off",
+        help: "* or a comma-separated list of allowed origins",
+        in_run: false,
+    },
+    Opt {
+        name: "auth-token-file",
+        kind: Kind::File,
+        default: "none",
+        help: "file holding the bearer token every app route needs (or ETAMIL_AUTH_TOKEN)",
+        in_run: false,
+    },
+    Opt {
         name: "log-format",
         kind: Kind::LogFormat,
         default: "json",
@@ -183,9 +269,38 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     pub access_log: bool,
     pub limits: Limits,
+    /// Longest graceful drain, counted from the end of the drain delay.
+    pub shutdown_timeout: Duration,
+    /// Time /ready answers 503 on SIGTERM before the listener closes.
+    pub drain_delay: Duration,
+    /// Requests per second per client; None = off.
+    pub rate_limit: Option<Rate>,
+    /// Token bucket size (the rate rounded up, at least 1, unless given).
+    pub rate_burst: u64,
+    pub cors: Option<Cors>,
+    pub auth: Option<Auth>,
     /// None = the embedded default app.
     pub app: Option<PathBuf>,
 }
+
+/// A positive, finite rate per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate(pub f64);
+
+// Only ever a positive finite number (parse_rate), for which == is an equivalence.
+impl Eq for Rate {}
+
+/// Where the bearer token comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `--auth-token-file`: read at start and on SIGHUP.
+    File(PathBuf),
+    /// `ETAMIL_AUTH_TOKEN`, already trimmed and non-empty.
+    Token(Secret),
+}
+
+/// The variable holding the token itself (not an option: never a flag, so not in `ps`).
+pub const AUTH_TOKEN_VAR: &str = "ETAMIL_AUTH_TOKEN";
 
 impl Config {
     /// What `--log-format`, `--log-level` and `--access-log` ask of the logger.
@@ -206,6 +321,8 @@ pub enum Source {
 }
 
 /// What the command line asked for.
+// Built once at start and matched at once: boxing `Serve` would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Serve(Config),
@@ -391,6 +508,30 @@ fn serve(values: &Values, mut positional: Vec<String>) -> Result<Command, UsageE
         max_body_bytes: values
             .size("max-body-bytes")?
             .unwrap_or(defaults.max_body_bytes),
+        header_timeout: values
+            .duration("header-timeout")?
+            .unwrap_or(defaults.header_timeout),
+        body_timeout: values
+            .duration("body-timeout")?
+            .unwrap_or(defaults.body_timeout),
+        idle_timeout: values
+            .duration("idle-timeout")?
+            .unwrap_or(defaults.idle_timeout),
+        write_timeout: values
+            .duration("write-timeout")?
+            .unwrap_or(defaults.write_timeout),
+        max_buffered_bytes: values
+            .size("max-buffered-bytes")?
+            .unwrap_or(defaults.max_buffered_bytes),
+    };
+    let rate_limit = values.parsed(
+        "rate-limit",
+        "a positive decimal such as 0.5 or 100",
+        parse_rate,
+    )?;
+    let rate_burst = match values.count("rate-burst")? {
+        Some(n) => n,
+        None => rate_limit.map_or(1, |r| (r.0.ceil() as u64).max(1)),
     };
     Ok(Command::Serve(Config {
         host: values.host()?.unwrap_or(IpAddr::from([127, 0, 0, 1])),
@@ -401,8 +542,52 @@ fn serve(values: &Values, mut positional: Vec<String>) -> Result<Command, UsageE
         log_level: values.level()?.unwrap_or(log::LevelFilter::Info),
         access_log: values.switch("access-log")?.unwrap_or(true),
         limits,
+        rate_limit,
+        rate_burst,
+        cors: values.parsed(
+            "cors-origin",
+            "* or a comma-separated list of origins",
+            Cors::parse,
+        )?,
+        auth: auth(values)?,
+        shutdown_timeout: values
+            .duration("shutdown-timeout")?
+            .unwrap_or(limits::DEFAULT_SHUTDOWN_TIMEOUT),
+        drain_delay: values
+            .duration("drain-delay")?
+            .unwrap_or(limits::DEFAULT_DRAIN_DELAY),
         app,
     }))
+}
+
+/// `--auth-token-file` or `ETAMIL_AUTH_TOKEN`, not both; an empty variable is refused.
+fn auth(values: &Values<'_>) -> Result<Option<Auth>, UsageError> {
+    let file = values.parsed("auth-token-file", "a file path", |s| {
+        (!s.is_empty()).then(|| PathBuf::from(s))
+    })?;
+    let token = (values.env)(AUTH_TOKEN_VAR);
+    match (file, token) {
+        (Some(_), Some(_)) => Err(usage(format!(
+            "--auth-token-file and {AUTH_TOKEN_VAR} are both set; use one"
+        ))),
+        (Some(f), None) => Ok(Some(Auth::File(f))),
+        (None, Some(t)) => match Secret::new(&t) {
+            Some(secret) => Ok(Some(Auth::Token(secret))),
+            None => Err(usage(format!("{AUTH_TOKEN_VAR} is empty"))),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+/// A positive decimal: digits, optionally a point and more digits.
+fn parse_rate(s: &str) -> Option<Rate> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) || (s.contains('.') && frac.is_empty()) {
+        return None;
+    }
+    let r: f64 = s.parse().ok()?;
+    (r > 0.0 && r.is_finite()).then_some(Rate(r))
 }
 
 /// The raw values of one command line: flags first, then `ETAMIL_*` variables.
@@ -455,6 +640,14 @@ impl Values<'_> {
     }
 
     fn duration(&self, name: &str) -> Result<Option<Duration>, UsageError> {
+        if find(name).is_some_and(|o| o.kind == Kind::DurationOrZero) {
+            return self.parsed(name, "a duration such as 0s, 500ms, 5s or 2m", |s| {
+                parse_duration(s).or_else(|| {
+                    let zero = ["0ms", "0s", "0m"].contains(&s);
+                    zero.then_some(Duration::ZERO)
+                })
+            });
+        }
         self.parsed(
             name,
             "a duration such as 500ms, 5s or 2m, above 0",
@@ -584,10 +777,13 @@ pub fn help() -> String {
             Kind::Host => "ADDR",
             Kind::Port => "PORT",
             Kind::Count | Kind::CountOrZero => "N",
-            Kind::Duration => "TIME",
+            Kind::Duration | Kind::DurationOrZero => "TIME",
             Kind::Size => "SIZE",
             Kind::Switch => "on|off",
             Kind::Level => "LEVEL",
+            Kind::Rate => "RATE",
+            Kind::Origins => "ORIGINS",
+            Kind::File => "FILE",
             Kind::LogFormat => "json|text",
         };
         let flag = format!("--{} {arg}", o.name);
@@ -676,6 +872,12 @@ mod tests {
             ("--log-format xml", "--log-format"),
             ("--log-level trace", "--log-level"),
             ("--port 70000", "--port"),
+            ("--idle-timeout 0s", "--idle-timeout"),
+            ("--drain-delay 3", "--drain-delay"),
+            ("--rate-limit 0", "--rate-limit"),
+            ("--rate-limit 1.", "--rate-limit"),
+            ("--rate-limit -2", "--rate-limit"),
+            ("--cors-origin ,", "--cors-origin"),
         ] {
             match parse(&args(line), &no_env) {
                 Err(UsageError(m)) => assert!(m.contains(name), "{line}: {m}"),
@@ -690,10 +892,41 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_cors_and_auth() {
+        let c = serve_cfg("--rate-limit 2.5", &no_env);
+        assert_eq!((c.rate_limit, c.rate_burst), (Some(Rate(2.5)), 3));
+        let c = serve_cfg("--rate-limit 0.1", &no_env);
+        assert_eq!(c.rate_burst, 1);
+        assert_eq!(
+            serve_cfg("--rate-limit 5 --rate-burst 20", &no_env).rate_burst,
+            20
+        );
+        assert_eq!(serve_cfg("--cors-origin *", &no_env).cors, Some(Cors::Any));
+        let env = |k: &str| (k == AUTH_TOKEN_VAR).then(|| " tok \n".to_owned());
+        assert_eq!(
+            serve_cfg("", &env).auth,
+            Some(Auth::Token(Secret::new("tok").unwrap()))
+        );
+        match parse(&args("--auth-token-file /x"), &env) {
+            Err(UsageError(m)) => assert!(m.contains("both"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let empty = |k: &str| (k == AUTH_TOKEN_VAR).then(|| "  ".to_owned());
+        assert!(parse(&args(""), &empty).is_err());
+        assert_eq!(
+            serve_cfg("--auth-token-file /x", &no_env).auth,
+            Some(Auth::File("/x".into()))
+        );
+    }
+
+    #[test]
     fn units() {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), None);
+        let c = serve_cfg("--drain-delay 0s --header-timeout 250ms", &no_env);
+        assert_eq!(c.drain_delay, Duration::ZERO);
+        assert_eq!(c.limits.header_timeout, Duration::from_millis(250));
         assert_eq!(parse_size("16KiB"), Some(16384));
         assert_eq!(parse_size("10"), Some(10));
         assert_eq!(parse_size("0KiB"), None);

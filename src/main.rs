@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use etamil_mio::app::App;
 use etamil_mio::config::{self, Command, Config, Source};
 use etamil_mio::lang::{self, Budget, CompileError, Outcome, Output, Program};
+use etamil_mio::server::Stop;
 use etamil_mio::logging;
 
 fn main() -> ExitCode {
@@ -126,7 +127,14 @@ fn serve(cfg: Config) -> ExitCode {
     };
     let code = match App::load(cfg.app.as_deref()) {
         Ok(app) => match etamil_mio::server::serve(cfg, app) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(Stop::Drained) => ExitCode::SUCCESS,
+            Ok(Stop::TimedOut) => ExitCode::from(1),
+            // SERVER.md: a second SIGTERM/SIGINT exits at once with 128 + signal, skipping
+            // every destructor (a stuck worker must not hold the exit).
+            Ok(Stop::Forced(sig)) => {
+                log.flush_and_stop();
+                std::process::exit(128 + sig as i32);
+            }
             Err(e) => {
                 log::error!("{e}");
                 ExitCode::from(1)

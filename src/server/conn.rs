@@ -12,15 +12,17 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::body::{BodyDecoder, BodyError, Decoded};
+use super::guard::{Guard, CORS_MAX_AGE};
 use super::http::{self, Expect, Framing, Head, Parsed, Reject};
-use super::limits::Limits;
+use super::limits::{Limits, DRAIN_IDLE_GRACE, LINGER_BYTES, LINGER_TIME};
 use super::metrics::{self, Metrics, Rejection};
 use super::pool::JobOutcome;
 use super::response::{self, IdGen};
 use super::router::{self, Match};
+use super::timer::TimerKind;
 use crate::app::App;
 use crate::lang::RequestInput;
 use crate::logging::{self, AccessLine};
@@ -78,6 +80,16 @@ pub struct Ctx<'a> {
     /// When the server started (for /health).
     pub started: Instant,
     pub access_log: bool,
+    /// The reactor's clock for this loop iteration (timers start from it).
+    pub now: Instant,
+    /// Bytes held by all connections and queued jobs (`--max-buffered-bytes`).
+    pub buffered_bytes: usize,
+    /// False once SIGTERM arrived: /ready answers 503.
+    pub ready: bool,
+    /// The listener is closed: each connection closes after the last request it has received.
+    pub draining: bool,
+    /// Rate limit, CORS, bearer token.
+    pub guard: &'a mut Guard,
     /// Counted here: every answer, its bytes and duration, rejections, in-flight requests.
     pub metrics: &'a Metrics,
     /// The descriptors the server holds now, for `process_open_fds` on /metrics.
@@ -92,6 +104,8 @@ pub enum Next {
     Submit(Work),
     /// Close the connection now.
     Close,
+    /// Shut down writing; the connection then discards input until it says `Close`.
+    Linger,
 }
 
 /// A request ready to run, missing only the connection's key and serial (the reactor's).
@@ -114,6 +128,10 @@ struct Meta {
     keep_alive_10: bool,
     /// When the head's first byte was seen: the start of the request's duration.
     started: Instant,
+    /// Request bytes handed to a worker with this request (for `--max-buffered-bytes`).
+    job_bytes: usize,
+    /// `Access-Control-Allow-Origin` for an allowed `Origin` (with `--cors-origin`).
+    cors: Option<String>,
     /// The app and route index the request was routed to; None when answered before routing.
     routed: Option<(Arc<App>, usize)>,
     /// Request bytes consumed: the head, then the body as sent (chunk framing included).
@@ -144,11 +162,20 @@ enum Phase {
     Body {
         decoder: BodyDecoder,
         pending: Box<Pending>,
+        /// The end of the head or the `100 Continue`: the body timeout's start.
+        since: Instant,
     },
     /// A worker runs the handler.
     Running(Box<Meta>),
     /// An answer is being written; then close, or go back to `Idle`.
-    Writing { close_after: bool },
+    Writing {
+        close_after: bool,
+        /// The answer is an error sent while the client may still be sending: close lingering.
+        linger: bool,
+    },
+    /// Writing is shut down; input is discarded until end-of-file, `LINGER_BYTES` or `until`
+    /// (SERVER.md "lingering close").
+    Lingering { until: Instant },
 }
 
 impl fmt::Display for Phase {
@@ -158,8 +185,13 @@ impl fmt::Display for Phase {
             Phase::Head => "reading request head",
             Phase::Body { .. } => "reading request body",
             Phase::Running(_) => "running handler",
-            Phase::Writing { close_after: false } => "writing response",
-            Phase::Writing { close_after: true } => "writing final response",
+            Phase::Writing {
+                close_after: false, ..
+            } => "writing response",
+            Phase::Writing {
+                close_after: true, ..
+            } => "writing final response",
+            Phase::Lingering { .. } => "lingering before close",
         })
     }
 }
@@ -188,6 +220,16 @@ pub struct Conn {
     peer_closed: bool,
     /// Requests whose heads were parsed on this connection.
     requests: u64,
+    /// The header timeout's start: accept for the first request, else the head's first byte.
+    timer_from: Instant,
+    /// The last answer was written whole (the idle timeout's start).
+    idle_since: Instant,
+    /// The last write progress, or when output was queued onto an empty buffer.
+    write_progress: Instant,
+    /// Bytes discarded while lingering.
+    lingered: usize,
+    /// Draining, idle within `DRAIN_IDLE_GRACE` of an answer that did not say close.
+    drain_grace: bool,
     /// When the first byte of the head being read was seen (None between requests).
     head_started: Option<Instant>,
     /// The answer being written, reported (metrics, access line) once it is flushed.
@@ -195,7 +237,8 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(serial: u64, peer: Option<SocketAddr>) -> Conn {
+    /// A connection accepted at `now`.
+    pub fn new(serial: u64, peer: Option<SocketAddr>, now: Instant) -> Conn {
         Conn {
             serial,
             peer,
@@ -210,9 +253,96 @@ impl Conn {
             read_closed: false,
             peer_closed: false,
             requests: 0,
+            timer_from: now,
+            idle_since: now,
+            write_progress: now,
+            lingered: 0,
+            drain_grace: false,
             head_started: None,
             answered: None,
         }
+    }
+
+    /// The deadline this connection runs under now, and which timeout it is (SERVER.md
+    /// `--*-timeout`). None while a worker runs the request with nothing to write.
+    pub fn deadline(&self, limits: &Limits) -> Option<(Instant, TimerKind)> {
+        let at = |start: Instant, d: Duration, kind| start.checked_add(d).map(|t| (t, kind));
+        let phase = match &self.phase {
+            // The first request's header timeout runs from accept.
+            Phase::Idle if self.requests == 0 => {
+                at(self.timer_from, limits.header_timeout, TimerKind::Header)
+            }
+            Phase::Idle if self.drain_grace => {
+                at(self.idle_since, DRAIN_IDLE_GRACE, TimerKind::Idle)
+            }
+            Phase::Idle => at(self.idle_since, limits.idle_timeout, TimerKind::Idle),
+            Phase::Head => at(self.timer_from, limits.header_timeout, TimerKind::Header),
+            Phase::Body { since, .. } => at(*since, limits.body_timeout, TimerKind::Body),
+            Phase::Running(_) | Phase::Writing { .. } => None,
+            Phase::Lingering { until } => Some((*until, TimerKind::Linger)),
+        };
+        let write = if self.has_output() {
+            at(self.write_progress, limits.write_timeout, TimerKind::Write)
+        } else {
+            None
+        };
+        match (phase, write) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The deadline `kind` passed: 408 for a head or body that did not arrive in time (when a
+    /// byte of it did), else close.
+    pub fn on_timeout(&mut self, kind: TimerKind, ctx: &mut Ctx<'_>) -> Next {
+        log::debug!("conn {}: {kind} while {}", self.serial, self.phase);
+        match (kind, &self.phase) {
+            (TimerKind::Header, Phase::Head) => {
+                let started = self.head_started.take().unwrap_or(ctx.now);
+                let mut meta = self.bare_meta(started, ctx);
+                let partial = &self.inbuf[self.in_start..self.in_end];
+                meta.method = peek_method(partial).to_owned();
+                meta.bytes_in = partial.len() as u64;
+                self.in_start = self.in_end;
+                let limit = ctx.limits.header_timeout;
+                let message = format!("request head not received in time (limit is {limit:?})");
+                self.reject(Rejection::HeaderTimeout, 408, &message, &[], meta, ctx);
+                Next::Wait
+            }
+            (TimerKind::Body, Phase::Body { .. }) => {
+                let Phase::Body { pending, .. } = std::mem::replace(&mut self.phase, Phase::Idle)
+                else {
+                    unreachable!("matched Body above");
+                };
+                let mut meta = pending.meta;
+                meta.close = true;
+                self.in_start = self.in_end;
+                let limit = ctx.limits.body_timeout;
+                let message = format!("request body not received in time (limit is {limit:?})");
+                self.reject(Rejection::BodyTimeout, 408, &message, &[], meta, ctx);
+                Next::Wait
+            }
+            // No byte of the first head within the header timeout: a silent close, counted.
+            (TimerKind::Header, _) => {
+                ctx.metrics.record_rejection(Rejection::HeaderTimeout);
+                Next::Close
+            }
+            (TimerKind::Write, _) => {
+                ctx.metrics.record_rejection(Rejection::WriteTimeout);
+                Next::Close
+            }
+            _ => Next::Close,
+        }
+    }
+
+    /// Bytes this connection holds: its buffers, a body being read, a request at a worker.
+    pub fn held_bytes(&self) -> usize {
+        let request = match &self.phase {
+            Phase::Body { pending, .. } => pending.work.input.body.capacity(),
+            Phase::Running(meta) => meta.job_bytes,
+            _ => 0,
+        };
+        self.inbuf.len() + self.outbuf.capacity() + request
     }
 
     /// What the connection waits for, for logs.
@@ -226,7 +356,14 @@ impl Conn {
 
     /// Reading is pointless once the peer closed or the final answer is queued.
     pub fn wants_read(&self) -> bool {
-        !self.peer_closed && !matches!(self.phase, Phase::Writing { close_after: true })
+        !self.peer_closed
+            && !matches!(
+                self.phase,
+                Phase::Writing {
+                    close_after: true,
+                    ..
+                }
+            )
     }
 
     /// A request is in flight at a worker.
@@ -251,6 +388,9 @@ impl Conn {
     /// the socket is drained (one read per request in the common case), unless the peer has
     /// closed, when we read on to see the end-of-file. Returns the bytes read.
     pub fn read_from<R: Read>(&mut self, src: &mut R, ctx: &mut Ctx<'_>) -> io::Result<usize> {
+        if matches!(self.phase, Phase::Lingering { .. }) {
+            return self.discard(src);
+        }
         let mut total = 0;
         while self.wants_read() {
             if self.inbuf.is_empty() {
@@ -287,6 +427,38 @@ impl Conn {
         Ok(total)
     }
 
+    /// Lingering: reads and drops input until end-of-file or `LINGER_BYTES`.
+    fn discard<R: Read>(&mut self, src: &mut R) -> io::Result<usize> {
+        let mut scratch = [0u8; 8192];
+        let mut total = 0;
+        while !self.peer_closed {
+            match src.read(&mut scratch) {
+                Ok(0) => self.peer_closed = true,
+                Ok(n) => {
+                    total += n;
+                    self.lingered += n;
+                    if self.lingered >= LINGER_BYTES {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.readable = false;
+        Ok(total)
+    }
+
+    /// `read_from` could take more input now: the buffer has room, can be compacted, or may grow.
+    pub fn has_room(&self, limits: &Limits) -> bool {
+        let head_cap = limits.max_header_bytes.saturating_add(1);
+        self.inbuf.is_empty()
+            || self.in_end < self.inbuf.len()
+            || self.in_start > 0
+            || (matches!(self.phase, Phase::Idle | Phase::Head) && self.inbuf.len() < head_cap)
+    }
+
     /// Compacts the buffer, or grows it while a head up to the cap is arriving. False = full.
     fn make_room(&mut self, limits: &Limits) -> bool {
         if self.in_start > 0 {
@@ -316,11 +488,19 @@ impl Conn {
     }
 
     /// Writes pending output until done or the socket would block.
-    pub fn write_to<W: Write>(&mut self, dst: &mut W, bufs: &mut BufPool) -> io::Result<()> {
+    pub fn write_to<W: Write>(
+        &mut self,
+        dst: &mut W,
+        bufs: &mut BufPool,
+        now: Instant,
+    ) -> io::Result<()> {
         while self.out_pos < self.outbuf.len() {
             match dst.write(&self.outbuf[self.out_pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_pos += n,
+                Ok(n) => {
+                    self.out_pos += n;
+                    self.write_progress = now;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.writable = false;
                     return Ok(());
@@ -339,27 +519,60 @@ impl Conn {
     pub fn advance(&mut self, ctx: &mut Ctx<'_>) -> Next {
         loop {
             match &mut self.phase {
-                Phase::Writing { close_after } => {
+                Phase::Writing {
+                    close_after,
+                    linger,
+                } => {
                     if self.out_pos < self.outbuf.len() {
                         return Next::Wait;
                     }
-                    let close_after = *close_after;
+                    let (close_after, linger) = (*close_after, *linger);
                     self.report_answered(ctx.metrics, ctx.access_log);
                     if close_after {
+                        if linger && !self.peer_closed {
+                            // RFC 9112 §9.6: closing with unread input would reset the
+                            // connection and could destroy the answer just written.
+                            self.phase = Phase::Lingering {
+                                until: ctx.now.checked_add(LINGER_TIME).unwrap_or(ctx.now),
+                            };
+                            self.in_start = 0;
+                            self.in_end = 0;
+                            self.release_empty_input(ctx.bufs);
+                            return Next::Linger;
+                        }
                         return Next::Close;
                     }
                     self.phase = Phase::Idle;
+                    self.idle_since = ctx.now;
+                }
+                Phase::Lingering { .. } => {
+                    return if self.peer_closed || self.lingered >= LINGER_BYTES {
+                        Next::Close
+                    } else {
+                        Next::Wait
+                    };
                 }
                 Phase::Running(_) => return Next::Wait,
                 Phase::Idle | Phase::Head => {
                     if self.in_start == self.in_end {
                         self.phase = Phase::Idle;
                         self.release_empty_input(ctx.bufs);
-                        return if self.peer_closed {
-                            Next::Close
-                        } else {
-                            Next::Wait
-                        };
+                        if self.peer_closed {
+                            return Next::Close;
+                        }
+                        // Draining: an idle connection has no request left to finish; one just
+                        // answered without `Connection: close` gets a short grace first.
+                        if ctx.draining {
+                            let grace_over = self
+                                .idle_since
+                                .checked_add(DRAIN_IDLE_GRACE)
+                                .is_none_or(|t| ctx.now >= t);
+                            if self.requests == 0 || grace_over {
+                                return Next::Close;
+                            }
+                            self.drain_grace = true;
+                        }
+                        return Next::Wait;
                     }
                     let head_started = *self.head_started.get_or_insert_with(Instant::now);
                     match http::parse_head(&self.inbuf[self.in_start..self.in_end], ctx.limits) {
@@ -367,6 +580,11 @@ impl Conn {
                             // A head cut short by end-of-file can never complete: close quietly.
                             if self.peer_closed {
                                 return Next::Close;
+                            }
+                            // The header timeout runs from the head's first byte, never reset
+                            // by later ones (the first request's runs from accept).
+                            if matches!(self.phase, Phase::Idle) && self.requests > 0 {
+                                self.timer_from = ctx.now;
                             }
                             self.phase = Phase::Head;
                             return Next::Wait;
@@ -398,7 +616,9 @@ impl Conn {
                         }
                     }
                 }
-                Phase::Body { decoder, pending } => {
+                Phase::Body {
+                    decoder, pending, ..
+                } => {
                     let input = &self.inbuf[self.in_start..self.in_end];
                     match decoder.decode(
                         input,
@@ -413,7 +633,8 @@ impl Conn {
                             else {
                                 unreachable!("matched Body above");
                             };
-                            let Pending { meta, work } = *pending;
+                            let Pending { mut meta, work } = *pending;
+                            meta.job_bytes = job_bytes(&work);
                             self.phase = Phase::Running(Box::new(meta));
                             self.release_empty_input(ctx.bufs);
                             return Next::Submit(work);
@@ -474,6 +695,8 @@ impl Conn {
             started,
             routed: None,
             bytes_in: head_bytes,
+            job_bytes: 0,
+            cors: None,
         };
         ctx.metrics.in_flight.inc();
         // A body we will not read (an answer before it) leaves the stream unframed.
@@ -497,21 +720,30 @@ impl Conn {
                 );
                 return None;
             }
-            let (content_type, body) = match endpoint {
+            let (status, content_type, body) = match endpoint {
                 Endpoint::Health => (
+                    200,
                     "application/json",
                     health_body(ctx.started.elapsed().as_secs()),
                 ),
-                Endpoint::Ready => ("application/json", b"{\"status\":\"ready\"}".to_vec()),
+                Endpoint::Ready if ctx.ready => {
+                    (200, "application/json", b"{\"status\":\"ready\"}".to_vec())
+                }
+                Endpoint::Ready => (
+                    503,
+                    "application/json",
+                    b"{\"status\":\"draining\"}".to_vec(),
+                ),
                 // Rendered here on the reactor, like /health, so a scrape works with every
                 // worker busy; it reads /proc/self/status and getrusage, nothing per connection.
                 Endpoint::Metrics => (
+                    200,
                     metrics::CONTENT_TYPE,
                     ctx.metrics.render(ctx.open_fds).into_bytes(),
                 ),
             };
             self.answer(
-                200,
+                status,
                 &[("Content-Type", content_type)],
                 &[],
                 &body,
@@ -519,6 +751,68 @@ impl Conn {
                 ctx,
             );
             return None;
+        }
+
+        // Rate limit (429), per client IP; the server's own endpoints above are exempt.
+        if let (Some(rate), Some(peer)) = (ctx.guard.rate.as_mut(), self.peer) {
+            if let Err(wait) = rate.check(peer.ip(), ctx.now) {
+                meta.close |= has_body;
+                log::debug!("{} rate limited {}", meta.request_id, peer.ip());
+                let retry = wait.to_string();
+                self.reject(
+                    Rejection::RateLimited,
+                    429,
+                    "too many requests",
+                    &[("Retry-After", &retry)],
+                    meta,
+                    ctx,
+                );
+                return None;
+            }
+        }
+        // CORS: every answer to an allowed origin says so; a preflight is ours to answer.
+        if let Some(cors) = &ctx.guard.cors {
+            let origin = header(&head.headers, "origin");
+            meta.cors = origin
+                .and_then(|o| std::str::from_utf8(o).ok())
+                .and_then(|o| cors.allow(o))
+                .map(str::to_owned);
+            let request_method = header(&head.headers, "access-control-request-method");
+            if head.method == "OPTIONS" && origin.is_some() && request_method.is_some() {
+                meta.close |= has_body;
+                let methods = match ctx.app.router.route("OPTIONS", &segments) {
+                    Match::Options { allow } | Match::MethodNotAllowed { allow } => allow,
+                    _ => String::from_utf8_lossy(request_method.unwrap_or_default()).into_owned(),
+                };
+                let mut extra: Vec<(&str, String)> = Vec::new();
+                if meta.cors.is_some() {
+                    extra.push(("Access-Control-Allow-Methods", methods));
+                    if let Some(h) = header(&head.headers, "access-control-request-headers") {
+                        let h = String::from_utf8_lossy(h).into_owned();
+                        extra.push(("Access-Control-Allow-Headers", h));
+                    }
+                    extra.push(("Access-Control-Max-Age", CORS_MAX_AGE.to_owned()));
+                }
+                let extra: Vec<(&str, &str)> =
+                    extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                self.answer(204, &extra, &[], b"", meta, ctx);
+                return None;
+            }
+        }
+        // Bearer token (401) before routing, so unauthenticated clients cannot probe routes.
+        if let Some(token) = &ctx.guard.token {
+            if !token.admits(header(&head.headers, "authorization")) {
+                meta.close |= has_body;
+                self.reject(
+                    Rejection::Unauthorized,
+                    401,
+                    "missing or invalid bearer token",
+                    &[("WWW-Authenticate", "Bearer")],
+                    meta,
+                    ctx,
+                );
+                return None;
+            }
         }
 
         let found = if head.asterisk {
@@ -566,6 +860,23 @@ impl Conn {
                 return None;
             }
         }
+        if ctx.buffered_bytes > ctx.limits.max_buffered_bytes {
+            meta.close |= has_body;
+            let limit = ctx.limits.max_buffered_bytes;
+            log::warn!(
+                "{} buffered bytes over the limit ({limit}): 503",
+                meta.request_id
+            );
+            self.reject(
+                Rejection::BuffersFull,
+                503,
+                &format!("server overloaded: too many bytes buffered (limit is {limit} bytes)"),
+                &[("Retry-After", "1")],
+                meta,
+                ctx,
+            );
+            return None;
+        }
         match head.expect {
             Expect::Other => {
                 meta.close |= has_body;
@@ -581,7 +892,7 @@ impl Conn {
             }
             Expect::Continue if has_body => {
                 // RFC 9110 §10.1.1: admitted, so invite the body.
-                self.queue_output(b"HTTP/1.1 100 Continue\r\n\r\n", ctx.bufs);
+                self.queue_output(b"HTTP/1.1 100 Continue\r\n\r\n", ctx);
             }
             Expect::Continue | Expect::None => {}
         }
@@ -603,6 +914,7 @@ impl Conn {
             Framing::Length(n) if n > 0 => BodyDecoder::length(n),
             Framing::Chunked => BodyDecoder::chunked(),
             Framing::None | Framing::Length(_) => {
+                meta.job_bytes = job_bytes(&work);
                 self.phase = Phase::Running(Box::new(meta));
                 return Some(Next::Submit(work));
             }
@@ -610,6 +922,7 @@ impl Conn {
         self.phase = Phase::Body {
             decoder,
             pending: Box::new(Pending { meta, work }),
+            since: ctx.now,
         };
         None
     }
@@ -660,6 +973,8 @@ impl Conn {
             close: true,
             keep_alive_10: false,
             started,
+            job_bytes: 0,
+            cors: None,
             routed: None,
             bytes_in: 0,
         }
@@ -751,11 +1066,38 @@ impl Conn {
         meta: Meta,
         ctx: &mut Ctx<'_>,
     ) {
-        let close = meta.close || self.peer_closed;
+        // Draining: the last response this connection gets (nothing more of a request is
+        // buffered) says `Connection: close`; one followed by a received request does not.
+        let last_while_draining = ctx.draining && self.in_start == self.in_end;
+        let close = meta.close || self.peer_closed || last_while_draining;
         if self.outbuf.capacity() == 0 {
             self.outbuf = ctx.bufs.get_output();
         }
+        if !self.has_output() {
+            self.write_progress = ctx.now;
+        }
         let before = self.outbuf.len();
+        // CORS (SERVER.md): ours replace the handler's Access-Control-Allow-Origin and Vary.
+        let mut server_headers: Cow<'_, [(&str, &str)]> = Cow::Borrowed(server_headers);
+        let mut handler_headers: Cow<'_, [(String, String)]> = Cow::Borrowed(handler_headers);
+        if let Some(origin) = &meta.cors {
+            let mut ours = server_headers.to_vec();
+            ours.push(("Access-Control-Allow-Origin", origin));
+            ours.push(("Vary", "Origin"));
+            server_headers = Cow::Owned(ours);
+            let replaced = |n: &str| {
+                n.eq_ignore_ascii_case("access-control-allow-origin")
+                    || n.eq_ignore_ascii_case("vary")
+            };
+            if handler_headers.iter().any(|(n, _)| replaced(n)) {
+                let kept = handler_headers
+                    .iter()
+                    .filter(|(n, _)| !replaced(n))
+                    .cloned()
+                    .collect();
+                handler_headers = Cow::Owned(kept);
+            }
+        }
         let framing = response::Framing {
             request_id: &meta.request_id,
             date: ctx.date,
@@ -766,8 +1108,8 @@ impl Conn {
         response::encode(
             &mut self.outbuf,
             status,
-            server_headers,
-            handler_headers,
+            &server_headers,
+            &handler_headers,
             body,
             &framing,
         );
@@ -779,15 +1121,39 @@ impl Conn {
             status,
             meta,
         });
-        self.phase = Phase::Writing { close_after: close };
+        // An error closing the connection may leave the client still sending (SERVER.md
+        // "lingering close"): 400, 401, 408, 413, 431 and the like.
+        let linger = close && status >= 400 && !self.peer_closed;
+        self.phase = Phase::Writing {
+            close_after: close,
+            linger,
+        };
     }
 
-    fn queue_output(&mut self, bytes: &[u8], bufs: &mut BufPool) {
+    fn queue_output(&mut self, bytes: &[u8], ctx: &mut Ctx<'_>) {
         if self.outbuf.capacity() == 0 {
-            self.outbuf = bufs.get_output();
+            self.outbuf = ctx.bufs.get_output();
+        }
+        if !self.has_output() {
+            self.write_progress = ctx.now;
         }
         self.outbuf.extend_from_slice(bytes);
     }
+}
+
+/// The first header field named `name` (lower case).
+fn header<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// Request bytes that travel with a job: the body, the target and the header fields.
+fn job_bytes(work: &Work) -> usize {
+    let input = &work.input;
+    let headers: usize = input.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    input.body.capacity() + input.path.len() + input.query.len() + headers
 }
 
 enum Endpoint {
@@ -854,6 +1220,7 @@ mod tests {
         ids: IdGen,
         bufs: BufPool,
         started: Instant,
+        guard: Guard,
         metrics: Metrics,
     }
 
@@ -879,6 +1246,7 @@ mod tests {
                 ids: IdGen::default(),
                 bufs: BufPool::default(),
                 started: Instant::now(),
+                guard: Guard::default(),
                 metrics,
             }
         }
@@ -892,6 +1260,11 @@ mod tests {
                 bufs: &mut self.bufs,
                 started: self.started,
                 access_log: false,
+                now: Instant::now(),
+                buffered_bytes: 0,
+                ready: true,
+                draining: false,
+                guard: &mut self.guard,
                 metrics: &self.metrics,
                 open_fds: 0,
             }
@@ -950,17 +1323,17 @@ mod tests {
             eof,
             output: Vec::new(),
         };
-        let mut conn = Conn::new(1, None);
+        let mut conn = Conn::new(1, None, Instant::now());
         conn.writable = true;
         for _ in 0..100_000 {
             conn.readable = true;
             let mut ctx = h.ctx();
             if conn.has_output() {
-                conn.write_to(&mut pipe, ctx.bufs).unwrap();
+                conn.write_to(&mut pipe, ctx.bufs, ctx.now).unwrap();
             }
             conn.read_from(&mut pipe, &mut ctx).unwrap();
             match conn.advance(&mut ctx) {
-                Next::Close => {
+                Next::Close | Next::Linger => {
                     conn.release(ctx.bufs);
                     return (String::from_utf8_lossy(&pipe.output).into_owned(), true);
                 }
@@ -1261,7 +1634,7 @@ mod tests {
             &b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nhi"[..],
             &b"GET /gst/3 HTTP/1.1\r\nHost: a\r\n\r\n"[..],
         ] {
-            let mut conn = Conn::new(2, None);
+            let mut conn = Conn::new(2, None, Instant::now());
             conn.readable = true;
             let mut pipe = Pipe {
                 input: wire.to_vec(),

@@ -26,6 +26,33 @@ pub const DEFAULT_MAX_HEADER_COUNT: usize = 100;
 pub const DEFAULT_MAX_URI_BYTES: usize = 8 << 10;
 /// A request body after de-chunking (1 MiB) → 413.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// From a head's first byte (from accept, for a connection's first request) to its end, total;
+/// long enough for a slow mobile client, short enough that a slowloris gets little (10 s).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// From the end of the head (or the `100 Continue`) to the end of the body, total: a 1 MiB body
+/// at 35 KB/s (30 s).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// From the last byte of a response to the first byte of the next request (60 s, above the
+/// usual 30–55 s of load balancers' keep-alive pools, so they close first).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// No write progress for this long closes the connection: a reader that stopped reading (30 s).
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Request and response bytes held by all connections and queued jobs together (256 MiB)
+/// before new requests get 503.
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 256 << 20;
+/// The longest graceful drain after SIGTERM/SIGINT, counted from the end of the drain delay (30 s).
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// On SIGTERM, how long /ready answers 503 while still accepting (0 s: no load balancer to tell).
+pub const DEFAULT_DRAIN_DELAY: Duration = Duration::ZERO;
+/// Lingering close: after an error answered while the client may still be sending, input is
+/// discarded for up to this long… (RFC 9112 §9.6; nginx's lingering_time is 30 s, its timeout 5 s)
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+/// …or up to this many bytes, then the connection is closed.
+pub const LINGER_BYTES: usize = 64 << 10;
+/// Draining: a keep-alive connection whose last answer (framed before the drain) did not say
+/// `Connection: close` stays this long for a request its client may already be sending, so
+/// back-to-back clients do not lose one to the close race; then it closes.
+pub const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(500);
 /// File descriptors kept free beyond max-connections: listener, epoll, eventfd, logs, std streams.
 pub const SPARE_FDS: u64 = 64;
 
@@ -44,6 +71,11 @@ pub struct Limits {
     pub max_header_count: usize,
     pub max_uri_bytes: usize,
     pub max_body_bytes: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for Limits {
@@ -59,6 +91,11 @@ impl Default for Limits {
             max_header_count: DEFAULT_MAX_HEADER_COUNT,
             max_uri_bytes: DEFAULT_MAX_URI_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
         }
     }
 }

@@ -11,6 +11,9 @@
 
 pub mod body;
 pub mod conn;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod guard;
 pub mod http;
 pub mod limits;
 pub mod metrics;
@@ -18,6 +21,8 @@ pub mod pool;
 pub mod reactor;
 pub mod response;
 pub mod router;
+pub mod signals;
+pub mod timer;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -27,8 +32,9 @@ use std::sync::Arc;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::app::App;
-use crate::config::Config;
+use crate::config::{Auth, Config};
 use limits::SPARE_FDS;
+pub use reactor::Stop;
 
 /// Listen backlog; the kernel caps it at net.core.somaxconn.
 const BACKLOG: i32 = 4096;
@@ -48,6 +54,8 @@ pub enum StartError {
     Listen(io::Error),
     Stdout(io::Error),
     Reactor(io::Error),
+    /// `--auth-token-file` cannot be read or is empty.
+    AuthToken(String),
 }
 
 impl fmt::Display for StartError {
@@ -64,33 +72,61 @@ impl fmt::Display for StartError {
             StartError::Listen(e) => write!(f, "cannot listen: {e}"),
             StartError::Stdout(e) => write!(f, "cannot print the bound address: {e}"),
             StartError::Reactor(e) => write!(f, "event loop failed: {e}"),
+            StartError::AuthToken(e) => f.write_str(e),
         }
     }
 }
 
-/// Starts serving `app` and runs until a fatal error.
-pub fn serve(config: Config, mut app: App) -> Result<(), StartError> {
+/// Starts serving `app` and runs until the drain after SIGTERM/SIGINT ends (or a fatal error).
+pub fn serve(config: Config, mut app: App) -> Result<Stop, StartError> {
+    let guard = admission(&config)?;
     raise_fd_limit(config.limits.max_connections as u64 + SPARE_FDS)?;
     let listener = bind(&config)?;
     let addr = listener.local_addr().map_err(StartError::Listen)?;
+    // One Metrics for the life of the process: a reload registers its patterns in the same one.
+    let metrics = Arc::new(metrics::Metrics::new(&app.route_patterns()));
+    app.register_metrics(&metrics);
+    let settings = reactor::Settings {
+        workers: config.workers,
+        access_log: config.access_log,
+        shutdown_timeout: config.shutdown_timeout,
+        drain_delay: config.drain_delay,
+        app_path: config.app.clone(),
+        auth_file: match &config.auth {
+            Some(Auth::File(f)) => Some(f.clone()),
+            _ => None,
+        },
+        metrics,
+    };
+    log_start(&config, &app, addr);
+    // The signal handlers are installed here: only then may anyone learn the address and
+    // signal us (a SIGTERM before would kill the process the default way, not drain it).
+    let mut reactor = reactor::Reactor::new(listener, Arc::new(app), config.limits, &settings)
+        .map_err(StartError::Reactor)?;
+    reactor.set_guard(guard);
     // The first stdout line is the bound address, for every port (tests read it for --port 0).
     let mut out = io::stdout().lock();
     writeln!(out, "{addr}")
         .and_then(|()| out.flush())
         .map_err(StartError::Stdout)?;
     drop(out);
-    // One Metrics for the life of the process: a reload registers its patterns in the same one.
-    let metrics = Arc::new(metrics::Metrics::new(&app.route_patterns()));
-    app.register_metrics(&metrics);
-    log_start(&config, &app, addr);
-    let settings = reactor::Settings {
-        workers: config.workers,
-        access_log: config.access_log,
-        metrics,
-    };
-    let mut reactor = reactor::Reactor::new(listener, Arc::new(app), config.limits, &settings)
-        .map_err(StartError::Reactor)?;
     reactor.run().map_err(StartError::Reactor)
+}
+
+/// The admission policy from the options; reads `--auth-token-file`.
+fn admission(config: &Config) -> Result<guard::Guard, StartError> {
+    let token = match &config.auth {
+        None => None,
+        Some(Auth::Token(t)) => Some(t.clone()),
+        Some(Auth::File(f)) => Some(guard::read_token_file(f).map_err(StartError::AuthToken)?),
+    };
+    Ok(guard::Guard {
+        rate: config
+            .rate_limit
+            .map(|r| guard::RateLimiter::new(r.0, config.rate_burst, guard::RATE_LIMIT_CLIENTS)),
+        cors: config.cors.clone(),
+        token,
+    })
 }
 
 /// Start-up lines (info, structured): the bound address and the app, each route, the limits.

@@ -8,26 +8,36 @@
 //! goes, and a `SIGNALS` token sits beside `LISTENER` and `WAKER`.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
+use std::path::PathBuf;
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
+use nix::sys::signal::Signal;
 use slab::Slab;
 
 use super::conn::{BufPool, Conn, Ctx, Next};
+use super::guard::{self, Guard, Secret};
 use super::limits::Limits;
 use super::metrics::{AcceptPause, Metrics};
-use super::pool::{Busy, Completion, Job, Pool};
+use super::pool::{Busy, Completion, Job, Pool, WORKER_STACK_BYTES};
 use super::response::{DateCache, IdGen};
+use super::signals::{Note, Notifier, SignalPipe, RELOADED};
+use super::timer::{Deadline, TimerKind, Timers};
 use crate::app::App;
+use crate::lang::CompileError;
 
 /// The listening socket.
 pub const LISTENER: Token = Token(usize::MAX - 1);
 /// The pool's waker: completions are ready.
 pub const WAKER: Token = Token(usize::MAX - 2);
+/// The self-pipe: a signal arrived or a reload finished.
+pub const SIGNALS: Token = Token(usize::MAX - 3);
 
 /// Connection tokens are slab keys; the fixed tokens above are never valid keys.
 fn token(key: usize) -> Token {
@@ -61,12 +71,48 @@ fn fds_at_start() -> u64 {
 struct Entry {
     conn: Conn,
     stream: TcpStream,
+    /// The deadline last put in the timer heap for this connection; a heap entry that differs
+    /// is stale.
+    scheduled: Option<(Instant, TimerKind)>,
+    /// What `conn.held_bytes()` said last, as counted in `Reactor::buffered`.
+    held: usize,
+}
+
+/// How the loop ended (main.rs turns it into an exit status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Every received request was answered and the workers joined: exit 0.
+    Drained,
+    /// The drain ran past `--shutdown-timeout`: exit 1.
+    TimedOut,
+    /// A second SIGTERM/SIGINT during the drain: exit at once with 128 + signal.
+    Forced(Signal),
+}
+
+/// What a reload thread hands back.
+struct Reloaded {
+    app: Result<App, Vec<CompileError>>,
+    /// The re-read `--auth-token-file`, when there is one.
+    token: Option<Result<Secret, String>>,
+}
+
+/// The graceful drain after SIGTERM/SIGINT (SERVER.md "Signals").
+struct Drain {
+    /// The end of `--drain-delay`: then the listener closes.
+    close_listener_at: Instant,
+    /// Set when the listener closes: the end of `--shutdown-timeout`.
+    deadline: Option<Instant>,
+    /// Requests answered by workers since the signal.
+    finished: u64,
+    /// Connections open when the listener closed.
+    open_at_close: usize,
 }
 
 /// The running server's loop state.
 pub struct Reactor {
     poll: Poll,
-    listener: TcpListener,
+    /// None once the drain closed it.
+    listener: Option<TcpListener>,
     conns: Slab<Entry>,
     pool: Pool,
     app: Arc<App>,
@@ -85,6 +131,35 @@ pub struct Reactor {
     spare: Vec<Completion>,
     /// Connections that used up their pump rounds: (key, serial) to drive again.
     again: Vec<(usize, u64)>,
+    timers: Timers,
+    /// Scratch for expired deadlines.
+    expired: Vec<Deadline>,
+    /// The clock read after each poll; every timer of the iteration starts from it.
+    now: Instant,
+    /// Bytes held by all connections and their requests at workers (`--max-buffered-bytes`).
+    buffered: usize,
+    /// /ready answers 200 (false from SIGTERM on).
+    ready: bool,
+    /// The listener is closed and connections finish what they received.
+    draining: bool,
+    signals: SignalPipe,
+    /// Scratch for what the signal pipe said.
+    notes: Vec<Note>,
+    drain: Option<Drain>,
+    shutdown_timeout: Duration,
+    drain_delay: Duration,
+    /// The app file, for SIGHUP; None for the embedded app.
+    app_path: Option<PathBuf>,
+    /// Results of reloads compiled off the reactor thread.
+    reloads: mpsc::Receiver<Reloaded>,
+    reload_tx: mpsc::Sender<Reloaded>,
+    guard: Guard,
+    /// `--auth-token-file`, re-read on SIGHUP.
+    auth_file: Option<PathBuf>,
+    reloading: bool,
+    /// A SIGHUP arrived during a reload: start another when it ends (the file may have changed
+    /// again after the first one read it).
+    reload_again: bool,
     /// Shared with the workers; the reactor counts answers, connections and rejections.
     metrics: Arc<Metrics>,
     /// Descriptors held besides connections, from `fds_at_start`.
@@ -97,6 +172,12 @@ pub struct Reactor {
 pub struct Settings {
     pub workers: usize,
     pub access_log: bool,
+    pub shutdown_timeout: Duration,
+    pub drain_delay: Duration,
+    /// The app file to recompile on SIGHUP; None for the embedded app.
+    pub app_path: Option<PathBuf>,
+    /// `--auth-token-file`, re-read on SIGHUP.
+    pub auth_file: Option<PathBuf>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -111,6 +192,13 @@ impl Reactor {
         let mut listener = TcpListener::from_std(listener);
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let signals = SignalPipe::install()?;
+        poll.registry().register(
+            &mut SourceFd(&signals.raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        let (reload_tx, reloads) = mpsc::channel();
         let waker = Waker::new(poll.registry(), WAKER)?;
         let pool = Pool::start(
             settings.workers,
@@ -122,7 +210,7 @@ impl Reactor {
         settings.metrics.workers.set(pool.workers() as i64);
         Ok(Reactor {
             poll,
-            listener,
+            listener: Some(listener),
             conns: Slab::with_capacity(1024),
             pool,
             app,
@@ -137,16 +225,39 @@ impl Reactor {
             accept_paused_until: None,
             spare: Vec::with_capacity(256),
             again: Vec::new(),
+            timers: Timers::default(),
+            expired: Vec::new(),
+            now: Instant::now(),
+            buffered: 0,
+            ready: true,
+            draining: false,
+            signals,
+            notes: Vec::new(),
+            drain: None,
+            shutdown_timeout: settings.shutdown_timeout,
+            drain_delay: settings.drain_delay,
+            app_path: settings.app_path.clone(),
+            reloads,
+            reload_tx,
+            reloading: false,
+            reload_again: false,
+            guard: Guard::default(),
+            auth_file: settings.auth_file.clone(),
             metrics: Arc::clone(&settings.metrics),
             fixed_fds: fds_at_start(),
             paused_at_limit: false,
         })
     }
 
-    /// Runs until a fatal error of the poll itself.
-    pub fn run(&mut self) -> io::Result<()> {
+    /// Sets the admission policy (rate limit, CORS, token); off until called.
+    pub fn set_guard(&mut self, guard: Guard) {
+        self.guard = guard;
+    }
+
+    /// Runs until the drain ends (or a fatal error of the poll itself).
+    pub fn run(mut self) -> io::Result<Stop> {
         let mut events = Events::with_capacity(EVENTS);
-        loop {
+        let stop = loop {
             self.pool.flush();
             let pending = self.pool.reactor_sleeping() || !self.again.is_empty();
             let timeout = if pending {
@@ -160,7 +271,9 @@ impl Reactor {
                 }
             }
             self.pool.reactor_awake();
+            self.now = Instant::now();
             self.date.refresh(SystemTime::now());
+            let mut signalled = false;
             for event in events.iter() {
                 match event.token() {
                     LISTENER => {
@@ -168,7 +281,13 @@ impl Reactor {
                         self.accept_all();
                     }
                     WAKER => {} // completions are drained below, after every poll
+                    SIGNALS => signalled = true,
                     t => self.on_event(t.0, event),
+                }
+            }
+            if signalled {
+                if let Some(stop) = self.on_signals() {
+                    break stop;
                 }
             }
             self.drain_completions();
@@ -177,14 +296,280 @@ impl Reactor {
                     self.drive(key);
                 }
             }
+            self.fire_timers();
             self.maybe_resume_accepting();
+            if let Some(stop) = self.check_drain() {
+                break stop;
+            }
+        };
+        if stop == Stop::Drained {
+            self.pool.shutdown();
+        }
+        Ok(stop)
+    }
+
+    /// Drains the signal pipe, *then* acts on what it said (signal-hook's order).
+    fn on_signals(&mut self) -> Option<Stop> {
+        let mut notes = std::mem::take(&mut self.notes);
+        self.signals.drain(&mut notes);
+        let mut stop = None;
+        for note in notes.drain(..) {
+            match note {
+                Note::Signal(sig @ (Signal::SIGTERM | Signal::SIGINT)) => {
+                    if self.drain.is_some() {
+                        log::warn!("second {sig}: exiting at once");
+                        stop = Some(Stop::Forced(sig));
+                        break;
+                    }
+                    self.start_drain(sig);
+                }
+                Note::Signal(Signal::SIGHUP) => self.on_sighup(),
+                Note::Signal(_) => {}
+                Note::Reloaded => self.on_reloaded(),
+            }
+        }
+        self.notes = notes;
+        stop
+    }
+
+    /// SIGTERM/SIGINT: /ready says draining at once; the listener closes after the drain delay.
+    fn start_drain(&mut self, sig: Signal) {
+        log::info!(
+            "{sig}: draining (/ready answers 503; accepting stops in {:?}, then up to {:?} to finish {} connections)",
+            self.drain_delay,
+            self.shutdown_timeout,
+            self.conns.len()
+        );
+        self.ready = false;
+        self.drain = Some(Drain {
+            close_listener_at: self.now.checked_add(self.drain_delay).unwrap_or(self.now),
+            deadline: None,
+            finished: 0,
+            open_at_close: 0,
+        });
+    }
+
+    /// Closes the listener once the drain delay is over, and ends the loop when everything
+    /// received was answered or the shutdown timeout passed.
+    fn check_drain(&mut self) -> Option<Stop> {
+        let now = Instant::now();
+        let drain = self.drain.as_mut()?;
+        if drain.deadline.is_none() {
+            if now < drain.close_listener_at {
+                return None;
+            }
+            drain.deadline = Some(now.checked_add(self.shutdown_timeout).unwrap_or(now));
+            // Take what already waits in the backlog: those clients sent their requests to us.
+            self.listener_ready = true;
+            self.accept_all();
+            let drain = self.drain.as_mut()?;
+            drain.open_at_close = self.conns.len();
+            if let Some(mut listener) = self.listener.take() {
+                let _ = self.poll.registry().deregister(&mut listener);
+                // Dropped: closed, so the kernel refuses new connections (or, with
+                // --reuse-port, hands them to the instance beside us).
+            }
+            self.listener_ready = false;
+            self.draining = true;
+            log::info!(
+                "stopped accepting; finishing the requests of {} connections",
+                self.conns.len()
+            );
+            // Idle connections close now; the rest after their last received request. Read
+            // first: a request already in the socket counts as received.
+            let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+            for key in keys {
+                if let Some(entry) = self.conns.get_mut(key) {
+                    entry.conn.readable = true;
+                }
+                self.drive(key);
+            }
+        }
+        let drain = self.drain.as_ref()?;
+        let (queued, busy) = (self.pool.queued(), self.pool.busy());
+        if self.conns.is_empty() && queued == 0 && busy == 0 {
+            log::info!(
+                "Shutdown complete: {} connections finished, {} requests answered by workers during the drain, 0 left",
+                drain.open_at_close,
+                drain.finished
+            );
+            return Some(Stop::Drained);
+        }
+        if drain.deadline.is_some_and(|d| now >= d) {
+            log::warn!(
+                "Shutdown timed out after {:?}: closing {} connections with {} requests queued and {} running; {} requests answered during the drain",
+                self.shutdown_timeout,
+                self.conns.len(),
+                queued,
+                busy,
+                drain.finished
+            );
+            return Some(Stop::TimedOut);
+        }
+        None
+    }
+
+    /// SIGHUP: recompile the app file off the reactor thread (compiling can take a while and
+    /// needs a deep stack); `on_reloaded` swaps it in.
+    fn on_sighup(&mut self) {
+        if self.drain.is_some() {
+            log::info!("SIGHUP ignored while draining");
+            return;
+        }
+        let Some(path) = self.app_path.clone() else {
+            log::info!("SIGHUP ignored: serving the embedded app");
+            return;
+        };
+        if self.reloading {
+            self.reload_again = true;
+            return;
+        }
+        log::info!("SIGHUP: reloading {}", path.display());
+        let tx = self.reload_tx.clone();
+        let notifier: Notifier = self.signals.notifier();
+        let auth_file = self.auth_file.clone();
+        let metrics = Arc::clone(&self.metrics);
+        let spawned = std::thread::Builder::new()
+            .name("etamil-reload".into())
+            .stack_size(WORKER_STACK_BYTES)
+            .spawn(move || {
+                let app = App::load(Some(&path)).map(|mut app| {
+                    // Same Metrics: a pattern keeps its series across reloads.
+                    app.register_metrics(&metrics);
+                    app
+                });
+                let token = auth_file.map(|f| guard::read_token_file(&f));
+                let _ = tx.send(Reloaded { app, token });
+                notifier.notify(RELOADED);
+            });
+        match spawned {
+            Ok(_) => self.reloading = true,
+            Err(e) => log::error!("cannot start the reload thread: {e}"),
         }
     }
 
-    /// The poll timeout: the end of an EMFILE pause; later the next timer deadline (issue 4).
+    /// A reload finished: swap routes and program together, or keep the old app.
+    fn on_reloaded(&mut self) {
+        while let Ok(Reloaded { app: result, token }) = self.reloads.try_recv() {
+            self.reloading = false;
+            match token {
+                Some(Ok(secret)) => self.guard.token = Some(secret),
+                Some(Err(e)) => log::error!("{e}; keeping the previous token"),
+                None => {}
+            }
+            match result {
+                Ok(app) => {
+                    self.metrics.record_reload(true);
+                    log::info!(
+                        "reloaded {}: {} routes",
+                        app.origin,
+                        app.program.routes().len()
+                    );
+                    // Requests already admitted keep the Arc of the app they were parsed under.
+                    self.app = Arc::new(app);
+                }
+                Err(errors) => {
+                    self.metrics.record_reload(false);
+                    log::error!(
+                        "reload failed with {} compile errors; still serving the previous app",
+                        errors.len()
+                    );
+                    for e in &errors {
+                        log::error!("{e}");
+                    }
+                }
+            }
+        }
+        if !self.reloading && std::mem::take(&mut self.reload_again) {
+            self.on_sighup();
+        }
+    }
+
+    /// The poll timeout: the next timer deadline or the end of an EMFILE pause.
     fn poll_timeout(&self) -> Option<Duration> {
-        self.accept_paused_until
-            .map(|t| t.saturating_duration_since(Instant::now()))
+        let drain = self
+            .drain
+            .as_ref()
+            .map(|d| d.deadline.unwrap_or(d.close_listener_at));
+        let next = [self.accept_paused_until, self.timers.next_deadline(), drain]
+            .into_iter()
+            .flatten()
+            .min()?;
+        // Round up to whole milliseconds (epoll's unit) so a deadline is not polled for twice.
+        let wait = next.saturating_duration_since(Instant::now());
+        Some(wait + Duration::from_micros(999))
+    }
+
+    /// Acts on every deadline that passed and is still the connection's current one.
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        let mut expired = std::mem::take(&mut self.expired);
+        self.timers.expired(now, &mut expired);
+        for d in expired.drain(..) {
+            let Some(entry) = self.conns.get_mut(d.key) else {
+                continue;
+            };
+            if entry.conn.serial != d.serial || entry.scheduled != Some((d.at, d.kind)) {
+                continue; // stale: the connection moved on
+            }
+            entry.scheduled = None;
+            let open_fds = self.fixed_fds + self.conns.len() as u64;
+            let Some(entry) = self.conns.get_mut(d.key) else {
+                continue;
+            };
+            let mut ctx = Ctx {
+                app: &self.app,
+                limits: &self.limits,
+                date: self.date.get(),
+                ids: &mut self.ids,
+                bufs: &mut self.bufs,
+                started: self.started,
+                access_log: self.access_log,
+                metrics: &self.metrics,
+                open_fds,
+                now,
+                buffered_bytes: self.buffered,
+                ready: self.ready,
+                draining: self.draining,
+                guard: &mut self.guard,
+            };
+            match entry.conn.on_timeout(d.kind, &mut ctx) {
+                Next::Close => self.close(d.key),
+                _ => self.drive(d.key),
+            }
+        }
+        self.expired = expired;
+        // Stale entries are dropped lazily; rebuild when they dominate.
+        if self.timers.len() > 2 * self.conns.len() + 1024 {
+            let conns = &self.conns;
+            self.timers.retain(|d| {
+                conns.get(d.key).is_some_and(|e| {
+                    e.conn.serial == d.serial && e.scheduled == Some((d.at, d.kind))
+                })
+            });
+        }
+    }
+
+    /// Re-reads a connection's deadline and held bytes after it changed.
+    fn sync(&mut self, key: usize) {
+        let Some(entry) = self.conns.get_mut(key) else {
+            return;
+        };
+        let held = entry.conn.held_bytes();
+        self.buffered = self.buffered - entry.held + held;
+        entry.held = held;
+        let deadline = entry.conn.deadline(&self.limits);
+        if deadline != entry.scheduled {
+            entry.scheduled = deadline;
+            if let Some((at, kind)) = deadline {
+                self.timers.schedule(Deadline {
+                    at,
+                    key,
+                    serial: entry.conn.serial,
+                    kind,
+                });
+            }
+        }
     }
 
     fn accept_all(&mut self) {
@@ -202,8 +587,11 @@ impl Reactor {
                 }
                 return;
             }
+            let Some(listener) = &self.listener else {
+                return;
+            };
             self.paused_at_limit = false;
-            match self.listener.accept() {
+            match listener.accept() {
                 Ok((stream, peer)) => self.add(stream, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.listener_ready = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -237,9 +625,12 @@ impl Reactor {
         }
         self.next_serial += 1;
         entry.insert(Entry {
-            conn: Conn::new(self.next_serial, Some(peer)),
+            conn: Conn::new(self.next_serial, Some(peer), self.now),
             stream,
+            scheduled: None,
+            held: 0,
         });
+        self.sync(key);
         self.metrics.connections.inc();
     }
 
@@ -296,6 +687,11 @@ impl Reactor {
             bufs: &mut self.bufs,
             started: self.started,
             access_log: self.access_log,
+            now: self.now,
+            buffered_bytes: self.buffered,
+            ready: self.ready,
+            draining: self.draining,
+            guard: &mut self.guard,
             metrics: &self.metrics,
             open_fds,
         };
@@ -309,16 +705,15 @@ impl Reactor {
             }
             let conn = &mut entry.conn;
             if conn.has_output() && conn.writable {
-                if let Err(e) = conn.write_to(&mut entry.stream, ctx.bufs) {
+                if let Err(e) = conn.write_to(&mut entry.stream, ctx.bufs, ctx.now) {
                     log::debug!("conn {}: write: {e}", conn.serial);
                     close = true;
                     break;
                 }
             }
-            let mut read = 0;
             if conn.readable && conn.wants_read() {
                 match conn.read_from(&mut entry.stream, &mut ctx) {
-                    Ok(n) => read = n,
+                    Ok(_) => {}
                     Err(e) => {
                         log::debug!("conn {}: read: {e}", conn.serial);
                         close = true;
@@ -330,6 +725,13 @@ impl Reactor {
                 Next::Close => {
                     close = true;
                     break;
+                }
+                Next::Linger => {
+                    if let Err(e) = entry.stream.shutdown(Shutdown::Write) {
+                        log::debug!("conn {}: shutdown: {e}", conn.serial);
+                        close = true;
+                        break;
+                    }
                 }
                 Next::Submit(work) => {
                     let job = Job {
@@ -352,8 +754,9 @@ impl Reactor {
                 }
                 Next::Wait => {
                     let can_write = conn.has_output() && conn.writable;
-                    // Stopped reading on a full buffer: after advance consumed it, read again.
-                    let can_read = read > 0 && conn.readable && conn.wants_read();
+                    // Stopped reading on a full buffer: once advance made room, read again
+                    // (the edge was not consumed; waiting for another would stall).
+                    let can_read = conn.readable && conn.wants_read() && conn.has_room(ctx.limits);
                     if !can_write && !can_read {
                         break;
                     }
@@ -362,6 +765,8 @@ impl Reactor {
         }
         if close {
             self.close(key);
+        } else {
+            self.sync(key);
         }
     }
 
@@ -386,10 +791,18 @@ impl Reactor {
                 bufs: &mut self.bufs,
                 started: self.started,
                 access_log: self.access_log,
+                now: self.now,
+                buffered_bytes: self.buffered,
+                ready: self.ready,
+                draining: self.draining,
+                guard: &mut self.guard,
                 metrics: &self.metrics,
                 open_fds,
             };
             entry.conn.on_done(done.outcome, &mut ctx);
+            if let Some(d) = &mut self.drain {
+                d.finished += 1;
+            }
             // Write now, not on the next writable edge (the socket is usually writable already).
             self.drive(done.key);
         }
@@ -398,6 +811,7 @@ impl Reactor {
 
     fn close(&mut self, key: usize) {
         if let Some(mut entry) = self.conns.try_remove(key) {
+            self.buffered -= entry.held;
             entry.conn.on_close(&self.metrics, self.access_log);
             self.metrics.connections.dec();
             entry.conn.release(&mut self.bufs);
@@ -449,9 +863,13 @@ mod tests {
         let settings = Settings {
             workers: 2,
             access_log: false,
+            shutdown_timeout: Duration::from_secs(30),
+            drain_delay: Duration::ZERO,
+            app_path: None,
+            auth_file: None,
             metrics: Arc::new(Metrics::new(&[])),
         };
-        let mut reactor = Reactor::new(listener, Arc::new(app), limits, &settings).unwrap();
+        let reactor = Reactor::new(listener, Arc::new(app), limits, &settings).unwrap();
         std::thread::spawn(move || reactor.run());
         addr
     }

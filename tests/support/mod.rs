@@ -38,12 +38,21 @@ pub struct Server {
 impl Server {
     /// Starts `etamil-mio --port 0 ARGS…` (no ETAMIL_ variables from the caller's environment).
     pub fn start(args: &[&str]) -> Server {
+        let mut all = vec!["--port", "0"];
+        all.extend_from_slice(args);
+        Server::spawn(&all, &[])
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(bin());
-        cmd.arg("--port").arg("0").args(args);
+        cmd.args(args);
         for (k, _) in std::env::vars() {
             if k.starts_with("ETAMIL_") {
                 cmd.env_remove(k);
             }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         let mut child = cmd
             .stdin(Stdio::null())
@@ -133,6 +142,29 @@ impl Server {
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// Sends `sig` to the server process.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, sig).expect("kill");
+    }
+
+    /// Waits (up to `PATIENCE`) for the server to exit; its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Starts the binary with explicit arguments (no `--port 0` added) and environment.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::spawn(args, env)
+    }
 }
 
 impl Drop for Server {
@@ -140,6 +172,14 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A fresh temporary directory for one test's files.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("etamil-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
 }
 
 /// A parsed response.
