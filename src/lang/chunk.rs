@@ -175,7 +175,7 @@ pub struct RouteInfo {
 
 /// Global slots of the request variables (LANGUAGE.md 10.4) the program mentions; a request
 /// binds only these.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RequestSlots {
     pub method: Option<u32>,
     pub path: Option<u32>,
@@ -186,6 +186,19 @@ pub struct RequestSlots {
 }
 
 impl RequestSlots {
+    /// These slots, keeping only those `reached` marks.
+    pub fn only(&self, reached: &[bool]) -> RequestSlots {
+        let keep = |s: Option<u32>| s.filter(|&g| reached.get(g as usize) == Some(&true));
+        RequestSlots {
+            method: keep(self.method),
+            path: keep(self.path),
+            body: keep(self.body),
+            query: keep(self.query),
+            headers: keep(self.headers),
+            path_params: keep(self.path_params),
+        }
+    }
+
     pub fn is_request_slot(&self, slot: u32) -> bool {
         [
             self.method,
@@ -199,13 +212,38 @@ impl RequestSlots {
     }
 }
 
+impl Op {
+    /// The global slot this op reads or writes, if any (a local op's fallback global too).
+    pub fn global(&self) -> Option<u32> {
+        match *self {
+            Op::LoadGlobal(g)
+            | Op::StoreGlobal(g)
+            | Op::SetIndexGlobal(g)
+            | Op::SetFieldGlobal(g, _)
+            | Op::AppendGlobal(g)
+            | Op::LoadLocalOr(_, g)
+            | Op::SetIndexLocal(_, g)
+            | Op::SetFieldLocal(_, g, _)
+            | Op::AppendLocal(_, g)
+            | Op::ArithGlobalK(_, g, _)
+            | Op::ArithLocalK(_, _, g, _)
+            | Op::JumpUnlessGlobalK(_, g, _, _) => Some(g),
+            _ => None,
+        }
+    }
+}
+
 /// A route's handler and where its parameters are bound.
 #[derive(Debug)]
 pub struct Handler {
     pub chunk: Chunk,
     /// For each path parameter of the route: its name and the global slot of `param_<name>`
-    /// when the program mentions that variable.
+    /// when this handler, the functions it calls or the prelude mention that variable.
     pub params: Vec<(String, Option<u32>)>,
+    /// The request variables this handler can read (through the functions it calls and the
+    /// prelude too): a request binds only these, so a route that never looks at `headers`
+    /// does not pay for building them.
+    pub request_slots: RequestSlots,
 }
 
 /// The prelude's globals after one clean run, reused by every request when that cannot be

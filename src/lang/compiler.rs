@@ -111,6 +111,7 @@ impl<'a> Compiler<'a> {
                 self.program.handlers.push(Handler {
                     chunk,
                     params: Vec::new(),
+                    request_slots: RequestSlots::default(),
                 });
                 self.program.routes.push(RouteInfo {
                     method: method.to_owned(),
@@ -130,6 +131,7 @@ impl<'a> Compiler<'a> {
                 self.program.handlers.push(Handler {
                     chunk,
                     params: Vec::new(),
+                    request_slots: RequestSlots::default(),
                 });
                 self.program.routes.push(RouteInfo {
                     method: route.method.clone(),
@@ -179,7 +181,38 @@ impl<'a> Compiler<'a> {
         }
         self.program.global_names = names;
         self.program.prelude_cacheable = self.prelude_is_pure();
+        self.bind_per_handler();
         self.program
+    }
+
+    /// Narrows each handler's request variables and path parameters to the globals it can
+    /// reach: its own chunk, the prelude (which runs before it) and every function either calls.
+    fn bind_per_handler(&mut self) {
+        let p = &mut self.program;
+        for handler in &mut p.handlers {
+            let mut reached = vec![false; p.global_names.len()];
+            let mut seen = vec![false; p.functions.len()];
+            let mut work: Vec<&Chunk> = vec![&p.prelude, &handler.chunk];
+            while let Some(chunk) = work.pop() {
+                for op in &chunk.ops {
+                    if let Some(g) = op.global() {
+                        if let Some(r) = reached.get_mut(g as usize) {
+                            *r = true;
+                        }
+                    }
+                    if let Op::Call(f, _) = *op {
+                        if !seen[f as usize] {
+                            seen[f as usize] = true;
+                            work.push(&p.functions[f as usize].chunk);
+                        }
+                    }
+                }
+            }
+            handler.request_slots = p.request_slots.only(&reached);
+            for (_, slot) in &mut handler.params {
+                *slot = slot.filter(|&g| reached.get(g as usize) == Some(&true));
+            }
+        }
     }
 
     fn file_name(&self, file: u16) -> Arc<str> {
@@ -204,24 +237,11 @@ impl<'a> Compiler<'a> {
         let mut work: Vec<&Chunk> = vec![&p.prelude];
         while let Some(chunk) = work.pop() {
             for op in &chunk.ops {
+                if op.global().is_some_and(is_request_global) {
+                    return false;
+                }
                 match *op {
                     Op::Print | Op::Respond(_) => return false,
-                    Op::LoadGlobal(g)
-                    | Op::StoreGlobal(g)
-                    | Op::SetIndexGlobal(g)
-                    | Op::SetFieldGlobal(g, _)
-                    | Op::AppendGlobal(g)
-                    | Op::LoadLocalOr(_, g)
-                    | Op::SetIndexLocal(_, g)
-                    | Op::SetFieldLocal(_, g, _)
-                    | Op::AppendLocal(_, g)
-                    | Op::ArithGlobalK(_, g, _)
-                    | Op::ArithLocalK(_, _, g, _)
-                    | Op::JumpUnlessGlobalK(_, g, _, _)
-                        if is_request_global(g) =>
-                    {
-                        return false
-                    }
                     Op::CallBuiltin(b, _) if p.builtins[b as usize].effect != Effect::Pure => {
                         return false
                     }
@@ -724,5 +744,29 @@ fn visit_stmts<'a>(stmts: &'a [Stmt], into_functions: bool, mut visit: impl FnMu
             StmtKind::Route(r) => stack.push(r.body.iter()),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A request binds only the variables its own route can reach (through functions and the
+    /// prelude too); the other routes' mentions cost it nothing.
+    #[test]
+    fn request_variables_are_bound_per_handler() {
+        let source = r#"
+            செயல் ct() { திரும்பு புலம்_அல்லது(headers, "content-type", ""); }
+            வழி பெறு, "/a/:x" { பதில் 200, param_x; }
+            வழி பெறு, "/b" { பதில் 200, ct(); }
+            வழி பெறு, "/c" { பதில் 200, query_params; }
+        "#;
+        let program = super::super::compile_source(source, "t.qmz", std::path::Path::new("."))
+            .expect("compiles");
+        let [a, b, c] = &program.handlers[..] else {
+            panic!("three handlers");
+        };
+        assert!(a.request_slots.headers.is_none() && a.request_slots.query.is_none());
+        assert!(a.params[0].1.is_some());
+        assert!(b.request_slots.headers.is_some() && b.request_slots.query.is_none());
+        assert!(c.request_slots.query.is_some() && c.request_slots.headers.is_none());
     }
 }

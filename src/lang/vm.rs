@@ -685,7 +685,7 @@ impl<'p, 'o> Vm<'p, 'o> {
 
     /// Binds the request variables the program mentions (LANGUAGE.md 10.4).
     fn bind_request(&mut self, handler: &Handler, req: &RequestInput) {
-        let slots = &self.program.request_slots;
+        let slots = &handler.request_slots;
         let mut set = |slot: Option<u32>, make: &dyn Fn() -> Value| {
             if let Some(g) = slot {
                 self.globals[g as usize] = Some(make());
