@@ -113,14 +113,15 @@ pub struct Work {
     pub app: Arc<App>,
     pub route: usize,
     pub input: RequestInput,
-    pub request_id: String,
+    pub request_id: Arc<str>,
 }
 
 /// What the server remembers about the request in flight, to frame and log its answer.
 #[derive(Debug)]
 struct Meta {
-    request_id: String,
-    method: String,
+    request_id: Arc<str>,
+    method: Cow<'static, str>,
+    /// Kept only for the access log.
     path: String,
     head_only: bool,
     /// Send `Connection: close` and close after this answer.
@@ -301,7 +302,7 @@ impl Conn {
                 let started = self.head_started.take().unwrap_or(ctx.now);
                 let mut meta = self.bare_meta(started, ctx);
                 let partial = &self.inbuf[self.in_start..self.in_end];
-                meta.method = peek_method(partial).to_owned();
+                meta.method = method_name(peek_method(partial));
                 meta.bytes_in = partial.len() as u64;
                 self.in_start = self.in_end;
                 let limit = ctx.limits.header_timeout;
@@ -594,7 +595,7 @@ impl Conn {
                             self.head_started = None;
                             let mut meta = self.bare_meta(head_started, ctx);
                             let refused = &self.inbuf[self.in_start..self.in_end];
-                            meta.method = peek_method(refused).to_owned();
+                            meta.method = method_name(peek_method(refused));
                             meta.bytes_in = refused.len() as u64;
                             self.in_start = self.in_end;
                             self.reject(
@@ -686,9 +687,16 @@ impl Conn {
         let keepalive_exhausted =
             ctx.limits.keepalive_requests != 0 && self.requests >= ctx.limits.keepalive_requests;
         let mut meta = Meta {
-            request_id: head.request_id.clone().unwrap_or_else(|| ctx.ids.next_id()),
-            method: head.method.clone(),
-            path: head.path.clone(),
+            request_id: match &head.request_id {
+                Some(id) => Arc::from(id.as_str()),
+                None => ctx.ids.next_id(),
+            },
+            method: method_name(&head.method),
+            path: if ctx.access_log {
+                head.path.clone()
+            } else {
+                String::new()
+            },
             head_only: head.method.eq_ignore_ascii_case("HEAD"),
             close: !head.keep_alive || keepalive_exhausted || self.peer_closed,
             keep_alive_10: head.minor_version == 0 && head.keep_alive,
@@ -967,7 +975,7 @@ impl Conn {
         ctx.metrics.in_flight.inc();
         Meta {
             request_id: ctx.ids.next_id(),
-            method: "-".to_owned(),
+            method: Cow::Borrowed("-"),
             path: "-".to_owned(),
             head_only: false,
             close: true,
@@ -1160,6 +1168,17 @@ enum Endpoint {
     Health,
     Ready,
     Metrics,
+}
+
+/// A method for metrics and the access line: the common ones without an allocation.
+fn method_name(method: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().find(|&&m| m == method) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.to_owned()),
+    }
 }
 
 /// The method of a head that was refused, for the access line and metrics: its first word when

@@ -36,7 +36,7 @@ pub struct Job {
     pub app: Arc<App>,
     pub route: usize,
     pub input: RequestInput,
-    pub request_id: String,
+    pub request_id: Arc<str>,
     pub enqueued: Instant,
 }
 
@@ -328,7 +328,7 @@ pub fn run_job(job: &Job, budget: &Budget, metrics: &Metrics) -> JobOutcome {
             let kind = failure_kind(&e.kind);
             metrics.record_handler_failure(kind);
             log::warn!(
-                request_id = job.request_id.as_str(),
+                request_id = &*job.request_id,
                 status = status,
                 kind = kind.label();
                 "handler error: {message}"
@@ -342,7 +342,7 @@ pub fn run_job(job: &Job, budget: &Budget, metrics: &Metrics) -> JobOutcome {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             metrics.record_handler_failure(HandlerFailure::Panic);
-            log::error!(request_id = job.request_id.as_str(); "handler panicked: {what}");
+            log::error!(request_id = &*job.request_id; "handler panicked: {what}");
             JobOutcome::Failed {
                 status: 500,
                 message: "internal error".to_owned(),

@@ -745,7 +745,7 @@ impl Reactor {
                     };
                     if let Err(Busy(job)) = self.pool.try_submit(job) {
                         log::warn!(
-                            request_id = job.request_id.as_str(),
+                            request_id = &*job.request_id,
                             queue_depth = self.limits.queue_depth;
                             "queue full: 503"
                         );

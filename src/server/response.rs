@@ -4,6 +4,7 @@
 //! Owns the wire form of every response the server writes. It decides nothing about which
 //! status to send (conn.rs maps each typed error to its status) and writes to no socket.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Our `Server` header value.
@@ -291,8 +292,17 @@ impl IdGen {
         result
     }
 
-    pub fn next_id(&mut self) -> String {
-        format!("{:016x}{:016x}", self.next_u64(), self.next_u64())
+    /// A fresh id, shared (not copied) by the connection, the job and the log lines.
+    pub fn next_id(&mut self) -> Arc<str> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = [0u8; 32];
+        for (half, n) in id.chunks_mut(16).zip([self.next_u64(), self.next_u64()]) {
+            for (i, b) in half.iter_mut().enumerate() {
+                *b = HEX[(n >> (60 - 4 * i) & 0xf) as usize];
+            }
+        }
+        // Hex digits only: valid UTF-8.
+        Arc::from(std::str::from_utf8(&id).unwrap_or_default())
     }
 }
 
