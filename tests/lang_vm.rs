@@ -118,7 +118,7 @@ fn request(method: &str, path: &str, query: &str) -> RequestInput {
         method: method.into(),
         path: path.into(),
         query: query.into(),
-        headers: vec![("X-Api-Key".into(), b" k1 ".to_vec())],
+        headers: [("X-Api-Key", b" k1 ")].into_iter().collect(),
         body: b"{\"a\":1}".to_vec(),
         params: vec![("amount".into(), "1000".into())],
     }

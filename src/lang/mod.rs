@@ -95,11 +95,79 @@ pub struct RequestInput {
     /// The raw query string (after `?`, without it); decoded by the VM when read.
     pub query: String,
     /// Header names as received; the VM lower-cases them. Last value wins.
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: Headers,
     /// The body bytes after de-chunking; read as UTF-8 with replacement.
     pub body: Vec<u8>,
     /// Path parameters of the matched route: name → percent-decoded segment.
     pub params: Vec<(String, String)>,
+}
+
+/// Request header fields, names and values back to back in one buffer (two allocations for a
+/// request however many fields it has), in the order received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers {
+    bytes: Vec<u8>,
+    /// Per field: where its name ends and where its value ends in `bytes`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl Headers {
+    /// Room for `fields` fields of `bytes` bytes in total.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
+        Headers {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(fields),
+        }
+    }
+
+    pub fn push(&mut self, name: &str, value: &[u8]) {
+        self.bytes.extend_from_slice(name.as_bytes());
+        let name_end = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.ends.push((name_end, self.bytes.len()));
+    }
+
+    /// The fields as `(name, value)`, in the order received.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            // Names went in as `&str` and end where they were pushed: always valid UTF-8.
+            let name = std::str::from_utf8(&self.bytes[start..name_end]).unwrap_or_default();
+            let value = &self.bytes[name_end..value_end];
+            start = value_end;
+            (name, value)
+        })
+    }
+
+    /// The first field called `name` (ASCII case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Names and values, in bytes.
+    pub fn bytes_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<[u8]>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(fields: I) -> Headers {
+        let mut headers = Headers::default();
+        for (name, value) in fields {
+            headers.push(name.as_ref(), value.as_ref());
+        }
+        headers
+    }
 }
 
 /// A response produced by `பதில்` (LANGUAGE.md 10.5), validated and ready for framing.

@@ -699,7 +699,7 @@ impl<'p, 'o> Vm<'p, 'o> {
         set(slots.query, &|| Value::Record(parse_query(&req.query)));
         set(slots.headers, &|| {
             let mut map: BTreeMap<Arc<str>, Value> = BTreeMap::new();
-            for (name, value) in &req.headers {
+            for (name, value) in req.headers.iter() {
                 let value = String::from_utf8_lossy(value);
                 map.insert(
                     Arc::from(name.to_ascii_lowercase()),

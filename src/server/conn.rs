@@ -24,7 +24,7 @@ use super::response::{self, IdGen};
 use super::router::{self, Match};
 use super::timer::TimerKind;
 use crate::app::App;
-use crate::lang::RequestInput;
+use crate::lang::{Headers, RequestInput};
 use crate::logging::{self, AccessLine};
 
 /// Size of an input buffer from the pool; a head larger than this grows it up to the cap.
@@ -1150,17 +1150,14 @@ impl Conn {
 }
 
 /// The first header field named `name` (lower case).
-fn header<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_slice())
+fn header<'h>(headers: &'h Headers, name: &str) -> Option<&'h [u8]> {
+    headers.get(name)
 }
 
 /// Request bytes that travel with a job: the body, the target and the header fields.
 fn job_bytes(work: &Work) -> usize {
     let input = &work.input;
-    let headers: usize = input.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    let headers = input.headers.bytes_len();
     input.body.capacity() + input.path.len() + input.query.len() + headers
 }
 

@@ -9,6 +9,7 @@ use std::fmt;
 use std::mem::MaybeUninit;
 
 use super::limits::Limits;
+use crate::lang::Headers;
 
 /// How the body of a request is delimited (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +40,7 @@ pub struct Head {
     pub asterisk: bool,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1 and later 1.x.
     pub minor_version: u8,
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: Headers,
     pub framing: Framing,
     pub keep_alive: bool,
     pub expect: Expect,
@@ -161,6 +162,11 @@ fn version_token(buf: &[u8]) -> Option<(usize, &[u8])> {
     Some((start, &line[start..]))
 }
 
+/// Bytes of the header names and values (untrimmed): an upper bound for `Headers`.
+fn fields_bytes(headers: &[httparse::Header<'_>]) -> usize {
+    headers.iter().map(|h| h.name.len() + h.value.len()).sum()
+}
+
 fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseFault> {
     let count = limits.max_header_count;
     let mut stack: [MaybeUninit<httparse::Header<'_>>; STACK_HEADERS] =
@@ -224,7 +230,7 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseFault> {
         query,
         asterisk,
         minor_version: minor,
-        headers: Vec::with_capacity(req.headers.len()),
+        headers: Headers::with_capacity(req.headers.len(), fields_bytes(req.headers)),
         framing: Framing::None,
         keep_alive: minor >= 1,
         expect: Expect::None,
@@ -277,7 +283,7 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseFault> {
             // Checked to be visible ASCII just above.
             head.request_id = Some(String::from_utf8_lossy(value).into_owned());
         }
-        head.headers.push((name.to_owned(), value.to_vec()));
+        head.headers.push(name, value);
     }
     // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request.
     if minor >= 1 && hosts != 1 {

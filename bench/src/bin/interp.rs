@@ -26,13 +26,15 @@ fn get_with_five_headers() -> RequestInput {
         method: "GET".into(),
         path: "/".into(),
         query: String::new(),
-        headers: vec![
-            ("Host".into(), b"127.0.0.1:9999".to_vec()),
-            ("User-Agent".into(), b"wrk".to_vec()),
-            ("Accept".into(), b"*/*".to_vec()),
-            ("Accept-Encoding".into(), b"gzip".to_vec()),
-            ("Connection".into(), b"keep-alive".to_vec()),
-        ],
+        headers: [
+            ("Host", &b"127.0.0.1:9999"[..]),
+            ("User-Agent", b"wrk"),
+            ("Accept", b"*/*"),
+            ("Accept-Encoding", b"gzip"),
+            ("Connection", b"keep-alive"),
+        ]
+        .into_iter()
+        .collect(),
         body: Vec::new(),
         params: Vec::new(),
     }
