@@ -115,7 +115,7 @@ fn try_returns_failures_from_functions() {
 
 fn request(method: &str, path: &str, query: &str) -> RequestInput {
     RequestInput {
-        method: method.into(),
+        method: method.to_owned().into(),
         path: path.into(),
         query: query.into(),
         headers: [("X-Api-Key", b" k1 ")].into_iter().collect(),

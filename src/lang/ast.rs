@@ -106,7 +106,7 @@ pub enum ExprKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Segment {
     Literal(String),
-    Param(String),
+    Param(Arc<str>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -143,7 +143,7 @@ impl Checker<'_> {
                         format!("'{path}' பாதையில் ஒரு அளவுருவுக்குப் பெயர் இல்லை"),
                         format!("a path parameter in '{path}' has no name"),
                     );
-                } else if params.contains(&name.as_str()) {
+                } else if params.contains(&&**name) {
                     self.error(
                         span,
                         format!("'{path}' பாதையில் '{name}' என்ற அளவுரு இரண்டு முறை உள்ளது"),

@@ -239,7 +239,7 @@ pub struct Handler {
     pub chunk: Chunk,
     /// For each path parameter of the route: its name and the global slot of `param_<name>`
     /// when this handler, the functions it calls or the prelude mention that variable.
-    pub params: Vec<(String, Option<u32>)>,
+    pub params: Vec<(Arc<str>, Option<u32>)>,
     /// The request variables this handler can read (through the functions it calls and the
     /// prelude too): a request binds only these, so a route that never looks at `headers`
     /// does not pay for building them.

@@ -25,7 +25,9 @@ pub mod text;
 pub mod value;
 pub mod vm;
 
+use std::borrow::Cow;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use chunk::Program;
@@ -88,8 +90,8 @@ impl Budget {
 /// head and body; the VM binds only the variables the program reads.
 #[derive(Clone, Debug, Default)]
 pub struct RequestInput {
-    /// As the client sent it (not upper-cased).
-    pub method: String,
+    /// As the client sent it (not upper-cased); the common methods without an allocation.
+    pub method: Cow<'static, str>,
     /// The path part of the target, without the query, not percent-decoded.
     pub path: String,
     /// The raw query string (after `?`, without it); decoded by the VM when read.
@@ -99,7 +101,7 @@ pub struct RequestInput {
     /// The body bytes after de-chunking; read as UTF-8 with replacement.
     pub body: Vec<u8>,
     /// Path parameters of the matched route: name → percent-decoded segment.
-    pub params: Vec<(String, String)>,
+    pub params: Vec<(Arc<str>, String)>,
 }
 
 /// Request header fields, names and values back to back in one buffer (two allocations for a

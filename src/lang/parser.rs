@@ -188,7 +188,7 @@ pub fn route_segments(path: &str) -> Vec<Segment> {
     path.split('/')
         .filter(|s| !s.is_empty())
         .map(|s| match s.strip_prefix(':') {
-            Some(name) => Segment::Param(name.to_owned()),
+            Some(name) => Segment::Param(name.into()),
             None => Segment::Literal(s.to_owned()),
         })
         .collect()

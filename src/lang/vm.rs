@@ -710,7 +710,7 @@ impl<'p, 'o> Vm<'p, 'o> {
         });
         set(slots.path_params, &|| {
             Value::Record(Record::from_pairs(
-                req.params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                req.params.iter().map(|(k, v)| (&**k, v.as_str())),
             ))
         });
         for (name, slot) in &handler.params {
@@ -719,7 +719,7 @@ impl<'p, 'o> Vm<'p, 'o> {
                     .params
                     .iter()
                     .rev()
-                    .find(|(k, _)| k == name)
+                    .find(|(k, _)| **k == **name)
                     .map(|(_, v)| v.as_str())
                     .unwrap_or("");
                 self.globals[*g as usize] = Some(Value::str(value));

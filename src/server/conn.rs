@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::body::{BodyDecoder, BodyError, Decoded};
 use super::guard::{Guard, CORS_MAX_AGE};
-use super::http::{self, Expect, Framing, Head, Parsed, Reject};
+use super::http::{self, method_name, Expect, Framing, Head, Parsed, Reject};
 use super::limits::{Limits, DRAIN_IDLE_GRACE, LINGER_BYTES, LINGER_TIME};
 use super::metrics::{self, Metrics, Rejection};
 use super::pool::JobOutcome;
@@ -691,7 +691,7 @@ impl Conn {
                 Some(id) => Arc::from(id.as_str()),
                 None => ctx.ids.next_id(),
             },
-            method: method_name(&head.method),
+            method: head.method.clone(),
             path: if ctx.access_log {
                 head.path.clone()
             } else {
@@ -1165,17 +1165,6 @@ enum Endpoint {
     Health,
     Ready,
     Metrics,
-}
-
-/// A method for metrics and the access line: the common ones without an allocation.
-fn method_name(method: &str) -> Cow<'static, str> {
-    const KNOWN: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
-    ];
-    match KNOWN.iter().find(|&&m| m == method) {
-        Some(m) => Cow::Borrowed(m),
-        None => Cow::Owned(method.to_owned()),
-    }
 }
 
 /// The method of a head that was refused, for the access line and metrics: its first word when

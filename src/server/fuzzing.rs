@@ -67,7 +67,7 @@ fn route(method: &str, path: &str) -> RouteInfo {
             .split('/')
             .filter(|s| !s.is_empty())
             .map(|s| match s.strip_prefix(':') {
-                Some(p) => Segment::Param(p.to_owned()),
+                Some(p) => Segment::Param(p.into()),
                 None => Segment::Literal(s.to_owned()),
             })
             .collect(),

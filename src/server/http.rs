@@ -5,6 +5,7 @@
 //! keep-alive, `Expect`, the client's `X-Request-Id`, target forms. It does not decode bodies
 //! (body.rs), route (router.rs) or build responses (response.rs).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::mem::MaybeUninit;
 
@@ -31,7 +32,7 @@ pub enum Expect {
 /// A parsed request head, owning its data so the input buffer can be reused at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Head {
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// The path of the target without the query, as sent (not decoded); `/` for `*`.
     pub path: String,
     /// The raw query string, without `?`.
@@ -162,6 +163,17 @@ fn version_token(buf: &[u8]) -> Option<(usize, &[u8])> {
     Some((start, &line[start..]))
 }
 
+/// A method as a `Cow`: the common methods without an allocation.
+pub fn method_name(method: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().find(|&&m| m == method) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.to_owned()),
+    }
+}
+
 /// Bytes of the header names and values (untrimmed): an upper bound for `Headers`.
 fn fields_bytes(headers: &[httparse::Header<'_>]) -> usize {
     headers.iter().map(|h| h.name.len() + h.value.len()).sum()
@@ -225,7 +237,7 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseFault> {
     }
     let (path, query, asterisk) = split_target(method, target)?;
     let mut head = Head {
-        method: method.to_owned(),
+        method: method_name(method),
         path,
         query,
         asterisk,

@@ -5,6 +5,7 @@
 //! know the server-owned endpoints (conn.rs answers those first) or run anything.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::lang::ast::Segment;
 use crate::lang::chunk::RouteInfo;
@@ -32,7 +33,7 @@ pub enum Match {
     /// Run route `route` (its index in `Program::routes()`), with decoded parameters.
     Found {
         route: usize,
-        params: Vec<(String, String)>,
+        params: Vec<(Arc<str>, String)>,
     },
     /// No route has this path under any method.
     NotFound,
@@ -197,7 +198,7 @@ pub(crate) mod tests {
             .split('/')
             .filter(|s| !s.is_empty())
             .map(|s| match s.strip_prefix(':') {
-                Some(p) => Segment::Param(p.to_owned()),
+                Some(p) => Segment::Param(p.into()),
                 None => Segment::Literal(s.to_owned()),
             })
             .collect();
