@@ -199,7 +199,7 @@ fn responses_are_validated() {
             assert_eq!(r.status, 201);
             assert_eq!(
                 r.headers,
-                vec![("content-type".to_string(), "text/plain".to_string())]
+                vec![("content-type".into(), "text/plain".into())]
             );
         }
         other => panic!("{other:?}"),

@@ -172,6 +172,9 @@ impl<N: AsRef<str>, V: AsRef<[u8]>> FromIterator<(N, V)> for Headers {
     }
 }
 
+/// A response header field as the handler wrote it; the default Content-Type is static.
+pub type ResponseHeader = (Cow<'static, str>, Cow<'static, str>);
+
 /// A response produced by `பதில்` (LANGUAGE.md 10.5), validated and ready for framing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
@@ -179,7 +182,7 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Handler headers, names as written, minus the framing headers the server owns.
     /// Always contains a Content-Type (the default `application/json` when not set).
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<ResponseHeader>,
 }
 
 /// How a run ended normally.

@@ -7,6 +7,7 @@
 //! `CHECK_INTERVAL` instructions (Lua's hook count idea). Nothing here prints: `அச்சு` goes to
 //! the `Output` the caller passes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use super::builtins::Effect;
 use super::chunk::{Arith, Chunk, Cmp, Handler, Op, PreludeSnapshot, Program};
 use super::error::{Limit, RtResult, RuntimeError};
 use super::value::{heap, Array, Record, Value};
-use super::{json, num, text, Budget, Outcome, Output, RequestInput, Response};
+use super::{json, num, text, Budget, Outcome, Output, RequestInput, Response, ResponseHeader};
 
 /// Active user-function calls allowed (LANGUAGE.md 7.2).
 pub const MAX_CALL_DEPTH: usize = 256;
@@ -967,7 +968,7 @@ fn build_response(status: &Value, body: &Value, headers: &Value) -> RtResult<Res
         Value::Str(s) => s.as_str().as_bytes().to_vec(),
         other => json::encode(other).into_bytes(),
     };
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<ResponseHeader> = Vec::new();
     if let Value::Record(r) = headers {
         for (name, value) in r.map() {
             if name.is_empty() || !name.bytes().all(is_tchar) {
@@ -986,14 +987,17 @@ fn build_response(status: &Value, body: &Value, headers: &Value) -> RtResult<Res
             if FRAMING_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
                 continue;
             }
-            out.push((name.to_string(), value));
+            out.push((Cow::Owned(name.to_string()), Cow::Owned(value)));
         }
     }
     if !out
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
     {
-        out.push(("Content-Type".to_owned(), "application/json".to_owned()));
+        out.push((
+            Cow::Borrowed("Content-Type"),
+            Cow::Borrowed("application/json"),
+        ));
     }
     Ok(Response {
         status,

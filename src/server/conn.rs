@@ -24,7 +24,7 @@ use super::response::{self, IdGen};
 use super::router::{self, Match};
 use super::timer::TimerKind;
 use crate::app::App;
-use crate::lang::{Headers, RequestInput};
+use crate::lang::{Headers, RequestInput, ResponseHeader};
 use crate::logging::{self, AccessLine};
 
 /// Size of an input buffer from the pool; a head larger than this grows it up to the cap.
@@ -1069,7 +1069,7 @@ impl Conn {
         &mut self,
         status: u16,
         server_headers: &[(&str, &str)],
-        handler_headers: &[(String, String)],
+        handler_headers: &[ResponseHeader],
         body: &[u8],
         meta: Meta,
         ctx: &mut Ctx<'_>,
@@ -1087,7 +1087,7 @@ impl Conn {
         let before = self.outbuf.len();
         // CORS (SERVER.md): ours replace the handler's Access-Control-Allow-Origin and Vary.
         let mut server_headers: Cow<'_, [(&str, &str)]> = Cow::Borrowed(server_headers);
-        let mut handler_headers: Cow<'_, [(String, String)]> = Cow::Borrowed(handler_headers);
+        let mut handler_headers: Cow<'_, [ResponseHeader]> = Cow::Borrowed(handler_headers);
         if let Some(origin) = &meta.cors {
             let mut ours = server_headers.to_vec();
             ours.push(("Access-Control-Allow-Origin", origin));

@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::lang::ResponseHeader;
+
 /// Our `Server` header value.
 pub const SERVER: &str = concat!("etamil-mio/", env!("CARGO_PKG_VERSION"));
 
@@ -95,7 +97,7 @@ pub fn encode(
     out: &mut Vec<u8>,
     status: u16,
     server_headers: &[(&str, &str)],
-    handler_headers: &[(String, String)],
+    handler_headers: &[ResponseHeader],
     body: &[u8],
     f: &Framing<'_>,
 ) {
@@ -330,9 +332,9 @@ mod tests {
     #[test]
     fn encodes_with_length_and_id() {
         let mut out = Vec::new();
-        let handler = vec![
-            ("Content-Type".to_owned(), "application/json".to_owned()),
-            ("server".to_owned(), "x".to_owned()),
+        let handler: Vec<ResponseHeader> = vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("server".into(), "x".into()),
         ];
         encode(&mut out, 200, &[], &handler, b"{}", &framing(false, false));
         let text = String::from_utf8(out).unwrap();
