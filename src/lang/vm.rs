@@ -812,6 +812,9 @@ fn compare(cmp: Cmp, a: &Value, b: &Value) -> RtResult<bool> {
 }
 
 /// `&`: both renderings joined, refused before allocating past the memory budget.
+/// Bytes that hold most rendered numbers (a 96-bit decimal has at most 29 digits).
+const NUMBER_TEXT_BYTES: usize = 32;
+
 fn concat(a: &Value, b: &Value) -> RtResult<Value> {
     let mut s = match a {
         Value::Str(t) => {
@@ -820,7 +823,15 @@ fn concat(a: &Value, b: &Value) -> RtResult<Value> {
                 _ => 0,
             };
             heap::reserve(t.as_str().len() + extra)?;
-            String::from(t.as_str())
+            // Room for a short rendered right side too, so `"…" & n` does not reallocate.
+            let room = match b {
+                Value::Str(_) => extra,
+                Value::Num(_) | Value::Bool(_) | Value::Nil => NUMBER_TEXT_BYTES,
+                _ => 0,
+            };
+            let mut s = String::with_capacity(t.as_str().len() + room);
+            s.push_str(t.as_str());
+            s
         }
         other => other.render_within_budget()?,
     };
