@@ -575,7 +575,8 @@ impl Conn {
                         }
                         return Next::Wait;
                     }
-                    let head_started = *self.head_started.get_or_insert_with(Instant::now);
+                    // The loop's clock: when the poll that brought these bytes returned.
+                    let head_started = *self.head_started.get_or_insert(ctx.now);
                     match http::parse_head(&self.inbuf[self.in_start..self.in_end], ctx.limits) {
                         Ok(Parsed::Partial) => {
                             // A head cut short by end-of-file can never complete: close quietly.

@@ -52,6 +52,8 @@ const EMFILE_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PUMP_ROUNDS: usize = 64;
 /// Events taken per poll.
 const EVENTS: usize = 1024;
+/// Within one batch of events, staged jobs are flushed and completions drained this often.
+const DRAIN_EVERY_EVENTS: usize = 64;
 /// Descriptors the process holds besides connections when they cannot be counted at start:
 /// stdin, stdout, stderr, the epoll instance, the waker's eventfd and the listener.
 const FIXED_FDS: u64 = 6;
@@ -274,7 +276,14 @@ impl Reactor {
             self.now = Instant::now();
             self.date.refresh(SystemTime::now());
             let mut signalled = false;
-            for event in events.iter() {
+            for (n, event) in events.iter().enumerate() {
+                // A long batch (hundreds of connections ready at once): hand the jobs read so
+                // far to the workers and write the answers they finished, rather than leave
+                // both waiting for the end of the pass.
+                if n > 0 && n % DRAIN_EVERY_EVENTS == 0 {
+                    self.pool.flush();
+                    self.drain_completions();
+                }
                 match event.token() {
                     LISTENER => {
                         self.listener_ready = true;
@@ -741,7 +750,7 @@ impl Reactor {
                         route: work.route,
                         input: work.input,
                         request_id: work.request_id,
-                        enqueued: Instant::now(),
+                        enqueued: ctx.now,
                     };
                     if let Err(Busy(job)) = self.pool.try_submit(job) {
                         log::warn!(
