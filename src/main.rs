@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use etamil_mio::app::App;
 use etamil_mio::config::{self, Command, Config, Source};
 use etamil_mio::lang::{self, Budget, CompileError, Outcome, Output, Program};
-use etamil_mio::server::Stop;
 use etamil_mio::logging;
+use etamil_mio::server::Stop;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
