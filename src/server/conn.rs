@@ -471,9 +471,20 @@ impl Conn {
             self.in_start = 0;
             return true;
         }
-        // One byte over the cap lets parse_head see that the cap was exceeded (431).
+        // One byte over the cap lets parse_head see that the cap was exceeded (431). Grow only
+        // for a head still incomplete: a full buffer holding a whole head (and the start of a
+        // body) is parsed first, so the body is read into the pool-sized buffer rather than
+        // into a grown one that would count against `--max-buffered-bytes`.
         let head_cap = limits.max_header_bytes.saturating_add(1);
-        if matches!(self.phase, Phase::Idle | Phase::Head) && self.inbuf.len() < head_cap {
+        let head_complete = || {
+            self.inbuf[self.in_start..self.in_end]
+                .windows(4)
+                .any(|w| w == b"\r\n\r\n")
+        };
+        if matches!(self.phase, Phase::Idle | Phase::Head)
+            && self.inbuf.len() < head_cap
+            && !head_complete()
+        {
             let grown = self.inbuf.len().saturating_mul(2).min(head_cap);
             self.inbuf.resize(grown, 0);
             return true;
@@ -770,6 +781,14 @@ impl Conn {
                     ctx.metrics.render(ctx.open_fds).into_bytes(),
                 ),
             };
+            // /metrics can run to hundreds of KiB and is not refused like a job, so a flood of
+            // scrapes that are never read would hold that per connection: it must fit under
+            // `--max-buffered-bytes` too. /health and /ready are a few bytes and always answered.
+            let held = ctx.buffered_bytes + self.held_bytes() + body.len();
+            if matches!(endpoint, Endpoint::Metrics) && held > ctx.limits.max_buffered_bytes {
+                self.refuse_buffers_full(meta, ctx);
+                return None;
+            }
             self.answer(
                 status,
                 &[("Content-Type", content_type)],
@@ -1223,6 +1242,7 @@ fn job_bytes(work: &Work) -> usize {
     input.body.capacity() + input.path.len() + input.query.len() + headers
 }
 
+#[derive(Clone, Copy)]
 enum Endpoint {
     Health,
     Ready,
@@ -1279,6 +1299,7 @@ mod tests {
     use crate::lang::{Program, Response};
     use crate::server::router::Router;
 
+    use crate::server::guard::Secret;
     use crate::server::router::tests::route;
 
     struct Harness {
@@ -1610,6 +1631,36 @@ mod tests {
         assert!(closed && out.starts_with("HTTP/1.1 417 "), "{out}");
     }
 
+    /// RFC 9110 §10.1.1: a request refused on its head gets the final status, never a
+    /// `100 Continue` first (the client then need not send the body at all).
+    #[test]
+    fn expect_continue_refused_gets_no_100() {
+        let head = |target: &str, auth: &str, length: usize| {
+            format!("POST {target} HTTP/1.1\r\nHost: a\r\n{auth}Expect: 100-continue\r\nContent-Length: {length}\r\n\r\n")
+        };
+        let mut h = Harness::new(Limits {
+            max_body_bytes: 10,
+            ..Limits::default()
+        });
+        h.guard.token = Secret::new("sesame");
+        let auth = "Authorization: Bearer sesame\r\n";
+        for (wire, status) in [
+            (head("/echo", "", 2), "401"),
+            (head("/nope", auth, 2), "404"),
+            (head("/gst/1", auth, 2), "405"),
+            (head("/echo", auth, 11), "413"),
+        ] {
+            let (out, closed) = drive(&mut h, wire.as_bytes(), 1000, false, &ok);
+            assert!(
+                closed && out.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{wire}: {out}"
+            );
+            assert!(!out.contains("100 Continue"), "{wire}: {out}");
+        }
+        let (out, _) = drive(&mut h, head("/echo", auth, 2).as_bytes(), 1000, false, &ok);
+        assert!(out.starts_with("HTTP/1.1 100 Continue\r\n\r\n"), "{out}");
+    }
+
     /// Issue 4: `--max-buffered-bytes` holds while bytes are buffered, not only at admission.
     #[test]
     fn buffered_bytes_cap_holds_for_growing_bodies() {
@@ -1684,6 +1735,18 @@ mod tests {
         h.others = (64 << 10) - (8 << 10);
         let (out, closed) = drive(&mut h, wire.as_bytes(), 1000, false, &ok);
         assert!(closed && out.starts_with("HTTP/1.1 503 "), "{out}");
+        // /metrics must fit too; /health is always answered.
+        h.others = 64 << 10;
+        let wire =
+            b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\nGET /health HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (out, _) = drive(&mut h, wire, 1000, false, &ok);
+        assert!(
+            out.starts_with("HTTP/1.1 503 ") && out.contains("HTTP/1.1 200 OK"),
+            "{out}"
+        );
+        h.others = 0;
+        let (out, _) = drive(&mut h, wire, 1000, false, &ok);
+        assert_eq!(count(&out, "HTTP/1.1 200 OK"), 2, "{out}");
     }
 
     #[test]
