@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{app, Client, Server, PATIENCE};
+use support::{app, Server, PATIENCE};
 
 fn start(extra: &[&str]) -> Server {
     let test_app = app("test_app.qmz");
