@@ -1097,18 +1097,25 @@ impl<'a> Parser<'a> {
     fn arguments(&mut self) -> PResult<usize> {
         let open = self.expect(&TokenKind::LParen, LPAREN)?;
         self.enter(open.pos)?;
+        let count = self.expressions_until(&TokenKind::RParen, COMMA_OR_RPAREN)?;
+        self.leave();
+        Ok(count)
+    }
+
+    /// `[expr {, expr}] close`, after the opening token: leaves the expressions on
+    /// `operands` and returns their count. No trailing comma (LANGUAGE.md 3).
+    fn expressions_until(&mut self, close: &TokenKind, expected: Expected) -> PResult<usize> {
         let mut count = 0;
-        if !self.eat(&TokenKind::RParen) {
+        if !self.eat(close) {
             loop {
                 self.expression()?;
                 count += 1;
-                if self.eat(&TokenKind::RParen) {
+                if self.eat(close) {
                     break;
                 }
-                self.expect(&TokenKind::Comma, COMMA_OR_RPAREN)?;
+                self.expect(&TokenKind::Comma, expected)?;
             }
         }
-        self.leave();
         Ok(count)
     }
 
@@ -1138,17 +1145,7 @@ impl<'a> Parser<'a> {
     fn array(&mut self) -> PResult<()> {
         let open = self.expect(&TokenKind::LBracket, VALUE)?;
         self.enter(open.pos)?;
-        let mut count = 0;
-        if !self.eat(&TokenKind::RBracket) {
-            loop {
-                self.expression()?;
-                count += 1;
-                if self.eat(&TokenKind::RBracket) {
-                    break;
-                }
-                self.expect(&TokenKind::Comma, COMMA_OR_RBRACKET)?;
-            }
-        }
+        let count = self.expressions_until(&TokenKind::RBracket, COMMA_OR_RBRACKET)?;
         self.leave();
         self.build_array(open.pos, count);
         Ok(())
