@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{app, Client, Server, PATIENCE};
+use support::{app, Server, PATIENCE};
 
 fn start(extra: &[&str]) -> Server {
     let test_app = app("test_app.qmz");
@@ -90,6 +90,24 @@ fn body_timeout_is_408() {
 }
 
 #[test]
+fn a_body_withheld_after_100_continue_gets_408() {
+    let s = start(&["--body-timeout", "200ms"]);
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n",
+    )
+    .unwrap();
+    let got = read_to_close(&mut c);
+    let text = String::from_utf8_lossy(&got);
+    // The body timeout runs from the `100 Continue`: the invitation, then 408 and close.
+    assert!(
+        text.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 408 "),
+        "{text}"
+    );
+    assert_eq!(s.get("/gst/1000").status, 200);
+}
+
+#[test]
 fn write_timeout_closes_a_reader_that_stopped_reading() {
     // A client that pipelines big answers and never reads: the server's writes stall.
     let s = start(&["--write-timeout", "200ms", "--max-body-bytes", "1MiB"]);
@@ -132,34 +150,70 @@ fn lingering_close_delivers_413_to_a_client_still_sending() {
 
 #[test]
 fn max_buffered_bytes_answers_503_with_retry_after() {
-    // A tiny budget: one connection holding a body in progress uses it all.
-    let s = start(&["--max-buffered-bytes", "20KiB"]);
-    let mut hog = s.client();
-    hog.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n");
-    hog.send(&vec![b'z'; 40 << 10]);
-    // Wait (a deadline, not a sleep) until the server counts the hog's bytes.
-    let deadline = Instant::now() + PATIENCE;
-    let r = loop {
-        let r = s.get("/gst/1");
-        if r.status != 200 || Instant::now() > deadline {
-            break r;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    // 36 KiB in all; each connection reading a head holds a 4 KiB input buffer.
+    let s = start(&["--max-buffered-bytes", "36KiB"]);
+    // An upload admitted (the `100 Continue` says so) is counted whole before its body arrives.
+    let mut hog = TcpStream::connect(&s.addr).unwrap();
+    hog.set_read_timeout(Some(PATIENCE)).unwrap();
+    hog.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 30000\r\n\r\n",
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    hog.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    // A second upload would pass the cap: 503 with Retry-After, and no `100 Continue`.
+    let r = s.request(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3000\r\n\r\n",
+    );
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.header("Retry-After"), Some("1"));
-    // /health stays up regardless.
+    // A small request still fits; /health is answered regardless.
+    assert_eq!(s.get("/gst/1").status, 200);
     assert_eq!(s.get("/health").status, 200);
+    // The hog's body completes: it was admitted, so it is served.
+    hog.write_all(&vec![b'z'; 30000]).unwrap();
+    let got = String::from_utf8_lossy(&read_until_body(&mut hog, 30000)).into_owned();
+    assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
     drop(hog);
-    let mut c: Client = s.client();
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        c.send(b"GET /gst/1 HTTP/1.1\r\nHost: t\r\n\r\n");
-        if c.response().status == 200 {
+
+    // A chunked body cannot be counted ahead: it may grow only into the room left, and past
+    // it gets 503 mid-body, delivered by the lingering close while the client still sends.
+    let mut grower = TcpStream::connect(&s.addr).unwrap();
+    grower
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    let chunk = format!("1000\r\n{}\r\n", "c".repeat(0x1000));
+    for _ in 0..16 {
+        if grower.write_all(chunk.as_bytes()).is_err() {
             break;
         }
-        assert!(Instant::now() < deadline, "never recovered");
-        std::thread::sleep(Duration::from_millis(20));
+    }
+    let got = read_to_close(&mut grower);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+    assert!(text.contains("Retry-After: 1\r\n"), "{text}");
+    // Its bytes went back: a fresh upload of the same size as the first fits again.
+    let r = s.request(&format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 30000\r\n\r\n{}",
+        "y".repeat(30000)
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// Reads until a response head and `body` bytes after it arrived.
+fn read_until_body(s: &mut TcpStream, body: usize) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = all.windows(4).position(|w| w == b"\r\n\r\n") {
+            if all.len() >= end + 4 + body {
+                return all;
+            }
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&all));
+        all.extend_from_slice(&buf[..n]);
     }
 }
 

@@ -82,7 +82,8 @@ pub struct Ctx<'a> {
     pub access_log: bool,
     /// The reactor's clock for this loop iteration (timers start from it).
     pub now: Instant,
-    /// Bytes held by all connections and queued jobs (`--max-buffered-bytes`).
+    /// Bytes held by all *other* connections and their jobs (`--max-buffered-bytes`); this
+    /// connection adds its own `held_bytes()`.
     pub buffered_bytes: usize,
     /// False once SIGTERM arrived: /ready answers 503.
     pub ready: bool,
@@ -151,6 +152,9 @@ struct Answered {
 struct Pending {
     meta: Meta,
     work: Work,
+    /// A declared Content-Length, counted as held from admission on (the body is allocated
+    /// to exactly this as it arrives); 0 for a chunked body, counted as it grows.
+    reserved: usize,
 }
 
 /// What the connection waits for.
@@ -339,7 +343,7 @@ impl Conn {
     /// Bytes this connection holds: its buffers, a body being read, a request at a worker.
     pub fn held_bytes(&self) -> usize {
         let request = match &self.phase {
-            Phase::Body { pending, .. } => pending.work.input.body.capacity(),
+            Phase::Body { pending, .. } => pending.work.input.body.capacity().max(pending.reserved),
             Phase::Running(meta) => meta.job_bytes,
             _ => 0,
         };
@@ -468,9 +472,20 @@ impl Conn {
             self.in_start = 0;
             return true;
         }
-        // One byte over the cap lets parse_head see that the cap was exceeded (431).
+        // One byte over the cap lets parse_head see that the cap was exceeded (431). Grow only
+        // for a head still incomplete: a full buffer holding a whole head (and the start of a
+        // body) is parsed first, so the body is read into the pool-sized buffer rather than
+        // into a grown one that would count against `--max-buffered-bytes`.
         let head_cap = limits.max_header_bytes.saturating_add(1);
-        if matches!(self.phase, Phase::Idle | Phase::Head) && self.inbuf.len() < head_cap {
+        let head_complete = || {
+            self.inbuf[self.in_start..self.in_end]
+                .windows(4)
+                .any(|w| w == b"\r\n\r\n")
+        };
+        if matches!(self.phase, Phase::Idle | Phase::Head)
+            && self.inbuf.len() < head_cap
+            && !head_complete()
+        {
             let grown = self.inbuf.len().saturating_mul(2).min(head_cap);
             self.inbuf.resize(grown, 0);
             return true;
@@ -622,11 +637,19 @@ impl Conn {
                     decoder, pending, ..
                 } => {
                     let input = &self.inbuf[self.in_start..self.in_end];
-                    match decoder.decode(
-                        input,
-                        &mut pending.work.input.body,
-                        ctx.limits.max_body_bytes,
-                    ) {
+                    // `--max-buffered-bytes` holds while a body grows: a declared length was
+                    // counted whole at admission; a chunked body may take only the room left
+                    // beside everything else held (its own buffers included).
+                    let limit = if pending.reserved > 0 {
+                        pending.reserved
+                    } else {
+                        let others = ctx.buffered_bytes + self.inbuf.len() + self.outbuf.capacity();
+                        let room = ctx.limits.max_buffered_bytes.saturating_sub(others);
+                        ctx.limits.max_body_bytes.min(room)
+                    };
+                    let body = &mut pending.work.input.body;
+                    grow_body(body, input.len(), limit);
+                    match decoder.decode(input, body, limit) {
                         Ok((used, Decoded::Done)) => {
                             self.in_start += used;
                             pending.meta.bytes_in += used as u64;
@@ -635,7 +658,7 @@ impl Conn {
                             else {
                                 unreachable!("matched Body above");
                             };
-                            let Pending { mut meta, work } = *pending;
+                            let Pending { mut meta, work, .. } = *pending;
                             meta.job_bytes = job_bytes(&work);
                             self.phase = Phase::Running(Box::new(meta));
                             self.release_empty_input(ctx.bufs);
@@ -662,11 +685,27 @@ impl Conn {
                             meta.close = true;
                             meta.bytes_in += (self.in_end - self.in_start) as u64;
                             self.in_start = self.in_end;
-                            let reason = match e {
-                                BodyError::TooLarge { .. } => Rejection::BodyTooLarge,
-                                BodyError::Invalid(_) => Rejection::BadRequest,
-                            };
-                            self.reject(reason, e.status(), &e.to_string(), &[], meta, ctx);
+                            match e {
+                                BodyError::TooLarge { .. } if limit < ctx.limits.max_body_bytes => {
+                                    self.refuse_buffers_full(meta, ctx);
+                                }
+                                BodyError::TooLarge { .. } => self.reject(
+                                    Rejection::BodyTooLarge,
+                                    e.status(),
+                                    &e.to_string(),
+                                    &[],
+                                    meta,
+                                    ctx,
+                                ),
+                                BodyError::Invalid(_) => self.reject(
+                                    Rejection::BadRequest,
+                                    e.status(),
+                                    &e.to_string(),
+                                    &[],
+                                    meta,
+                                    ctx,
+                                ),
+                            }
                         }
                     }
                 }
@@ -751,6 +790,14 @@ impl Conn {
                     ctx.metrics.render(ctx.open_fds).into_bytes(),
                 ),
             };
+            // /metrics can run to hundreds of KiB and is not refused like a job, so a flood of
+            // scrapes that are never read would hold that per connection: it must fit under
+            // `--max-buffered-bytes` too. /health and /ready are a few bytes and always answered.
+            let held = ctx.buffered_bytes + self.held_bytes() + body.len();
+            if matches!(endpoint, Endpoint::Metrics) && held > ctx.limits.max_buffered_bytes {
+                self.refuse_buffers_full(meta, ctx);
+                return None;
+            }
             self.answer(
                 status,
                 &[("Content-Type", content_type)],
@@ -869,21 +916,20 @@ impl Conn {
                 return None;
             }
         }
-        if ctx.buffered_bytes > ctx.limits.max_buffered_bytes {
+        // `--max-buffered-bytes`: what everything else holds, this connection's buffers, and
+        // the declared body, which is counted whole from here on (before any `100 Continue`).
+        let reserved = match head.framing {
+            // Not over `max_body_bytes` (checked above), so it fits a usize.
+            Framing::Length(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Framing::Chunked | Framing::None => 0,
+        };
+        let would_hold = ctx
+            .buffered_bytes
+            .saturating_add(self.held_bytes())
+            .saturating_add(reserved);
+        if would_hold > ctx.limits.max_buffered_bytes {
             meta.close |= has_body;
-            let limit = ctx.limits.max_buffered_bytes;
-            log::warn!(
-                "{} buffered bytes over the limit ({limit}): 503",
-                meta.request_id
-            );
-            self.reject(
-                Rejection::BuffersFull,
-                503,
-                &format!("server overloaded: too many bytes buffered (limit is {limit} bytes)"),
-                &[("Retry-After", "1")],
-                meta,
-                ctx,
-            );
+            self.refuse_buffers_full(meta, ctx);
             return None;
         }
         match head.expect {
@@ -930,10 +976,33 @@ impl Conn {
         };
         self.phase = Phase::Body {
             decoder,
-            pending: Box::new(Pending { meta, work }),
+            pending: Box::new(Pending {
+                meta,
+                work,
+                reserved,
+            }),
             since: ctx.now,
         };
         None
+    }
+
+    /// 503 with Retry-After: taking this request (or more of its body) would hold more than
+    /// `--max-buffered-bytes`. Mid-body the connection closes lingering, so the answer is not
+    /// lost to a reset while the client is still sending.
+    fn refuse_buffers_full(&mut self, meta: Meta, ctx: &mut Ctx<'_>) {
+        let limit = ctx.limits.max_buffered_bytes;
+        log::warn!(
+            request_id = &*meta.request_id;
+            "buffered bytes would pass --max-buffered-bytes ({limit} bytes): 503"
+        );
+        self.reject(
+            Rejection::BuffersFull,
+            503,
+            &format!("server overloaded: too many bytes buffered (limit is {limit} bytes)"),
+            &[("Retry-After", "1")],
+            meta,
+            ctx,
+        );
     }
 
     /// A worker finished this connection's request.
@@ -1155,6 +1224,23 @@ fn header<'h>(headers: &'h Headers, name: &str) -> Option<&'h [u8]> {
     headers.get(name)
 }
 
+/// Makes room in `body` for up to `incoming` more bytes without ever taking capacity beyond
+/// `limit`: it doubles (so a trickled body is not copied per read) but is capped, because its
+/// capacity is what `--max-buffered-bytes` counts.
+fn grow_body(body: &mut Vec<u8>, incoming: usize, limit: usize) {
+    let needed = body.len().saturating_add(incoming);
+    if needed <= body.capacity() {
+        return;
+    }
+    let target = needed
+        .max(body.capacity().saturating_mul(2))
+        .min(limit)
+        .max(body.len());
+    if target > body.capacity() {
+        body.reserve_exact(target - body.len());
+    }
+}
+
 /// Request bytes that travel with a job: the body, the target and the header fields.
 fn job_bytes(work: &Work) -> usize {
     let input = &work.input;
@@ -1162,6 +1248,7 @@ fn job_bytes(work: &Work) -> usize {
     input.body.capacity() + input.path.len() + input.query.len() + headers
 }
 
+#[derive(Clone, Copy)]
 enum Endpoint {
     Health,
     Ready,
@@ -1218,6 +1305,7 @@ mod tests {
     use crate::lang::{Program, Response};
     use crate::server::router::Router;
 
+    use crate::server::guard::Secret;
     use crate::server::router::tests::route;
 
     struct Harness {
@@ -1228,6 +1316,8 @@ mod tests {
         started: Instant,
         guard: Guard,
         metrics: Metrics,
+        /// What the rest of the server holds (`Ctx::buffered_bytes`).
+        others: usize,
     }
 
     impl Harness {
@@ -1254,6 +1344,7 @@ mod tests {
                 started: Instant::now(),
                 guard: Guard::default(),
                 metrics,
+                others: 0,
             }
         }
 
@@ -1267,7 +1358,7 @@ mod tests {
                 started: self.started,
                 access_log: false,
                 now: Instant::now(),
-                buffered_bytes: 0,
+                buffered_bytes: self.others,
                 ready: true,
                 draining: false,
                 guard: &mut self.guard,
@@ -1544,6 +1635,124 @@ mod tests {
             b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: bogus\r\nContent-Length: 2\r\n\r\nhi";
         let (out, closed) = drive(&mut h, wire, 1000, false, &ok);
         assert!(closed && out.starts_with("HTTP/1.1 417 "), "{out}");
+    }
+
+    /// RFC 9110 §10.1.1: a request refused on its head gets the final status, never a
+    /// `100 Continue` first (the client then need not send the body at all).
+    #[test]
+    fn expect_continue_refused_gets_no_100() {
+        let head = |target: &str, auth: &str, length: usize| {
+            format!("POST {target} HTTP/1.1\r\nHost: a\r\n{auth}Expect: 100-continue\r\nContent-Length: {length}\r\n\r\n")
+        };
+        let mut h = Harness::new(Limits {
+            max_body_bytes: 10,
+            ..Limits::default()
+        });
+        h.guard.token = Secret::new("sesame");
+        let auth = "Authorization: Bearer sesame\r\n";
+        for (wire, status) in [
+            (head("/echo", "", 2), "401"),
+            (head("/nope", auth, 2), "404"),
+            (head("/gst/1", auth, 2), "405"),
+            (head("/echo", auth, 11), "413"),
+        ] {
+            let (out, closed) = drive(&mut h, wire.as_bytes(), 1000, false, &ok);
+            assert!(
+                closed && out.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{wire}: {out}"
+            );
+            assert!(!out.contains("100 Continue"), "{wire}: {out}");
+        }
+        let (out, _) = drive(&mut h, head("/echo", auth, 2).as_bytes(), 1000, false, &ok);
+        assert!(out.starts_with("HTTP/1.1 100 Continue\r\n\r\n"), "{out}");
+    }
+
+    /// Issue 4: `--max-buffered-bytes` holds while bytes are buffered, not only at admission.
+    #[test]
+    fn buffered_bytes_cap_holds_for_growing_bodies() {
+        let limits = Limits {
+            max_buffered_bytes: 16 << 10,
+            ..Limits::default()
+        };
+        // A chunked body growing past the cap: 503 + Retry-After mid-body, then close.
+        let mut wire =
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..8 {
+            wire.extend_from_slice(format!("1000\r\n{}\r\n", "x".repeat(4096)).as_bytes());
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        let mut h = Harness::new(limits.clone());
+        let (out, closed) = drive(&mut h, &wire, 1000, false, &ok);
+        assert!(closed && out.starts_with("HTTP/1.1 503 "), "{out}");
+        assert!(out.contains("Retry-After: 1\r\n") && out.contains("Connection: close\r\n"));
+        assert_eq!(count(&out, "HTTP/1.1 "), 1, "{out}");
+        // A declared length that would not fit: 503 at admission, before any `100 Continue`.
+        let wire = b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 20000\r\n\r\n";
+        let (out, closed) = drive(&mut h, wire, 1000, false, &ok);
+        assert!(closed && out.starts_with("HTTP/1.1 503 "), "{out}");
+        // The same bodies fit under the cap when the rest of the server holds little…
+        let wire = format!(
+            "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 8000\r\n\r\n{}",
+            "y".repeat(8000)
+        );
+        let (out, _) = drive(&mut h, wire.as_bytes(), 1000, false, &ok);
+        assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+        // …and a declared body is counted whole from admission on, before its bytes arrive.
+        let mut conn = Conn::new(9, None, Instant::now());
+        conn.readable = true;
+        let mut pipe = Pipe {
+            input: b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 8000\r\n\r\nyy".to_vec(),
+            pos: 0,
+            step: 1000,
+            eof: false,
+            output: Vec::new(),
+        };
+        let mut ctx = h.ctx();
+        conn.read_from(&mut pipe, &mut ctx).unwrap();
+        assert!(matches!(conn.advance(&mut ctx), Next::Wait));
+        assert!(conn.held_bytes() >= 8000, "{}", conn.held_bytes());
+        // A body never takes capacity beyond what it may hold.
+        let mut body = Vec::new();
+        for _ in 0..100 {
+            grow_body(&mut body, 700, 5000);
+            body.resize((body.len() + 700).min(5000), 0);
+        }
+        assert_eq!(body.capacity(), 5000);
+        conn.on_close(ctx.metrics, false);
+        conn.release(ctx.bufs);
+        let text = h.metrics.render(0);
+        let series = r#"etamil_http_rejections_total{reason="buffers_full"} 2"#;
+        assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
+    }
+
+    /// Others holding bytes count too: a chunked body gets only the room they leave.
+    #[test]
+    fn buffered_bytes_of_other_connections_count() {
+        let mut h = Harness::new(Limits {
+            max_buffered_bytes: 64 << 10,
+            ..Limits::default()
+        });
+        let wire = format!(
+            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n{}\r\n0\r\n\r\n",
+            "z".repeat(0x2000)
+        );
+        let (out, _) = drive(&mut h, wire.as_bytes(), 1000, false, &ok);
+        assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+        h.others = (64 << 10) - (8 << 10);
+        let (out, closed) = drive(&mut h, wire.as_bytes(), 1000, false, &ok);
+        assert!(closed && out.starts_with("HTTP/1.1 503 "), "{out}");
+        // /metrics must fit too; /health is always answered.
+        h.others = 64 << 10;
+        let wire =
+            b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\nGET /health HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (out, _) = drive(&mut h, wire, 1000, false, &ok);
+        assert!(
+            out.starts_with("HTTP/1.1 503 ") && out.contains("HTTP/1.1 200 OK"),
+            "{out}"
+        );
+        h.others = 0;
+        let (out, _) = drive(&mut h, wire, 1000, false, &ok);
+        assert_eq!(count(&out, "HTTP/1.1 200 OK"), 2, "{out}");
     }
 
     #[test]

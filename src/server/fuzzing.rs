@@ -141,7 +141,8 @@ pub fn drive_conn(data: &[u8]) {
             started,
             access_log: false,
             now,
-            buffered_bytes: conn.held_bytes(),
+            // No other connections: the 1-byte cap option drives the refusals.
+            buffered_bytes: 0,
             ready: !draining,
             draining,
             guard: &mut guard,

@@ -85,6 +85,10 @@ struct Shared {
     budget: Budget,
     /// Jobs being run right now.
     busy: AtomicUsize,
+    /// Bytes held by all connections and jobs, as the reactor last counted them.
+    buffered: AtomicUsize,
+    /// `--max-buffered-bytes`: over it, a job is answered 503 instead of being run.
+    max_buffered_bytes: usize,
     /// Queue depth and busy workers are set here; handler failures are counted here.
     metrics: Arc<Metrics>,
 }
@@ -114,6 +118,7 @@ impl Pool {
         workers: usize,
         capacity: usize,
         budget: Budget,
+        max_buffered_bytes: usize,
         waker: Waker,
         metrics: Arc<Metrics>,
     ) -> io::Result<Pool> {
@@ -132,6 +137,8 @@ impl Pool {
             waker,
             budget,
             busy: AtomicUsize::new(0),
+            buffered: AtomicUsize::new(0),
+            max_buffered_bytes,
             metrics,
         });
         let mut handles = Vec::with_capacity(workers);
@@ -206,6 +213,11 @@ impl Pool {
         std::mem::swap(&mut *done, into);
     }
 
+    /// The reactor's count of bytes held by connections and jobs, for `shed`.
+    pub fn set_buffered(&self, bytes: usize) {
+        self.shared.buffered.store(bytes, Ordering::Relaxed);
+    }
+
     /// Jobs waiting for a worker, staged ones included.
     pub fn queued(&self) -> usize {
         lock(&self.shared.queue).jobs.len() + self.staged.len()
@@ -252,7 +264,8 @@ fn worker(shared: &Shared) {
         };
         shared.busy.fetch_add(1, Ordering::Relaxed);
         shared.metrics.busy_workers.inc();
-        let outcome = run_job(&job, &shared.budget, &shared.metrics);
+        let outcome =
+            shed(shared).unwrap_or_else(|| run_job(&job, &shared.budget, &shared.metrics));
         shared.metrics.busy_workers.dec();
         shared.busy.fetch_sub(1, Ordering::Relaxed);
         lock(&shared.done).push(Completion {
@@ -267,6 +280,22 @@ fn worker(shared: &Shared) {
         }
         // `job` (its body, its app Arc) is dropped here, off the reactor thread.
     }
+}
+
+/// A job about to start while the bytes held are over `--max-buffered-bytes` is answered 503
+/// and not run, as one that waited past the deadline: what pushes the count over is mostly
+/// answers not yet written, and each run could add up to a handler's memory of response.
+/// So only runs that started under the cap can add to it, at most one per worker.
+fn shed(shared: &Shared) -> Option<JobOutcome> {
+    let limit = shared.max_buffered_bytes;
+    if shared.buffered.load(Ordering::Relaxed) <= limit {
+        return None;
+    }
+    shared.metrics.record_rejection(Rejection::BuffersFull);
+    Some(JobOutcome::Failed {
+        status: 503,
+        message: format!("server overloaded: too many bytes buffered (limit is {limit} bytes)"),
+    })
 }
 
 /// `அச்சு` in serve mode goes to the log with the request id (LANGUAGE.md 10.3), never to the
@@ -348,5 +377,83 @@ pub fn run_job(job: &Job, budget: &Budget, metrics: &Metrics) -> JobOutcome {
                 message: "internal error".to_owned(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::Program;
+    use crate::server::limits::Limits;
+    use crate::server::router::Router;
+    use mio::{Events, Poll, Token};
+
+    fn job(app: &Arc<App>) -> Job {
+        Job {
+            key: 7,
+            serial: 1,
+            app: Arc::clone(app),
+            route: 0,
+            input: RequestInput::default(),
+            request_id: "r".into(),
+            enqueued: Instant::now(),
+        }
+    }
+
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    fn next_outcome(pool: &mut Pool, poll: &mut Poll) -> JobOutcome {
+        pool.flush();
+        let mut events = Events::with_capacity(4);
+        let mut batch = Vec::new();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            assert!(Instant::now() < deadline, "no completion");
+            // As the reactor does: announce the sleep, then poll unless answers are waiting.
+            if pool.reactor_sleeping() {
+                pool.reactor_awake();
+                pool.take_completions(&mut batch);
+                if let Some(done) = batch.pop() {
+                    return done.outcome;
+                }
+            }
+            poll.poll(&mut events, Some(PATIENCE)).unwrap();
+            pool.reactor_awake();
+        }
+    }
+
+    /// Issue 4: a job about to start while the server holds more than `--max-buffered-bytes`
+    /// is answered 503 and not run; under the cap it runs.
+    #[test]
+    fn jobs_are_shed_over_the_buffered_bytes_cap() {
+        let mut poll = Poll::new().unwrap();
+        let waker = Waker::new(poll.registry(), Token(0)).unwrap();
+        let metrics = Arc::new(Metrics::new(&[]));
+        let budget = Limits::default().budget();
+        let mut pool = Pool::start(1, 8, budget, 1000, waker, metrics).unwrap();
+        let app = Arc::new(App {
+            program: Program::default(),
+            router: Router::new(&[]),
+            origin: "t".into(),
+            metric_ids: Vec::new(),
+        });
+        pool.set_buffered(1001);
+        pool.try_submit(job(&app)).ok().unwrap();
+        match next_outcome(&mut pool, &mut poll) {
+            JobOutcome::Failed { status, message } => {
+                assert_eq!(status, 503);
+                assert!(message.contains("limit is 1000 bytes"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        pool.set_buffered(1000);
+        pool.try_submit(job(&app)).ok().unwrap();
+        // The app has no compiled route 0: the job ran and failed in the VM.
+        let ran = next_outcome(&mut pool, &mut poll);
+        assert!(
+            matches!(ran, JobOutcome::Failed { status: 500, .. }),
+            "{ran:?}"
+        );
+        pool.shutdown();
     }
 }

@@ -206,6 +206,7 @@ impl Reactor {
             settings.workers,
             limits.queue_depth,
             limits.budget(),
+            limits.max_buffered_bytes,
             waker,
             Arc::clone(&settings.metrics),
         )?;
@@ -526,6 +527,7 @@ impl Reactor {
             let Some(entry) = self.conns.get_mut(d.key) else {
                 continue;
             };
+            let others = self.buffered - entry.held;
             let mut ctx = Ctx {
                 app: &self.app,
                 limits: &self.limits,
@@ -537,7 +539,7 @@ impl Reactor {
                 metrics: &self.metrics,
                 open_fds,
                 now,
-                buffered_bytes: self.buffered,
+                buffered_bytes: others,
                 ready: self.ready,
                 draining: self.draining,
                 guard: &mut self.guard,
@@ -565,8 +567,11 @@ impl Reactor {
             return;
         };
         let held = entry.conn.held_bytes();
-        self.buffered = self.buffered - entry.held + held;
-        entry.held = held;
+        if held != entry.held {
+            self.buffered = self.buffered - entry.held + held;
+            entry.held = held;
+            self.pool.set_buffered(self.buffered);
+        }
         let deadline = entry.conn.deadline(&self.limits);
         if deadline != entry.scheduled {
             entry.scheduled = deadline;
@@ -688,6 +693,7 @@ impl Reactor {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
+        let others = self.buffered - entry.held;
         let mut ctx = Ctx {
             app: &self.app,
             limits: &self.limits,
@@ -697,7 +703,7 @@ impl Reactor {
             started: self.started,
             access_log: self.access_log,
             now: self.now,
-            buffered_bytes: self.buffered,
+            buffered_bytes: others,
             ready: self.ready,
             draining: self.draining,
             guard: &mut self.guard,
@@ -792,6 +798,7 @@ impl Reactor {
                 log::debug!("stale completion for conn {} dropped", done.serial);
                 continue;
             }
+            let others = self.buffered - entry.held;
             let mut ctx = Ctx {
                 app: &self.app,
                 limits: &self.limits,
@@ -801,7 +808,7 @@ impl Reactor {
                 started: self.started,
                 access_log: self.access_log,
                 now: self.now,
-                buffered_bytes: self.buffered,
+                buffered_bytes: others,
                 ready: self.ready,
                 draining: self.draining,
                 guard: &mut self.guard,
@@ -821,6 +828,7 @@ impl Reactor {
     fn close(&mut self, key: usize) {
         if let Some(mut entry) = self.conns.try_remove(key) {
             self.buffered -= entry.held;
+            self.pool.set_buffered(self.buffered);
             entry.conn.on_close(&self.metrics, self.access_log);
             self.metrics.connections.dec();
             entry.conn.release(&mut self.bufs);
