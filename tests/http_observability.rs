@@ -214,15 +214,18 @@ fn open_fds_are_counted_not_walked() {
         c.send(get("/").as_bytes());
         assert_eq!(c.response().status, 200);
     }
-    let text = scrape(&s);
+    // Scrape on a connection held open until /proc has been read, so the server holds the
+    // same descriptors when it counts and when we look (a closed scrape connection raced).
+    let mut scraper = s.client();
+    scraper.send(get("/metrics").as_bytes());
+    let text = scraper.response().text();
     let counted = sample(&text, "process_open_fds").expect("process_open_fds");
     let Ok(dir) = std::fs::read_dir(format!("/proc/{}/fd", s.pid())) else {
         println!("SKIPPED: /proc/PID/fd not readable; process_open_fds not cross-checked");
         return;
     };
-    // Read after the scrape; the scrape's connection is still open on the server's side
-    // (keep-alive) as it was when counted.
     let actual = dir.count() as f64;
+    drop(scraper);
     assert_eq!(counted, actual, "{text}");
     assert_eq!(sample(&text, "etamil_connections_open"), Some(4.0));
 }
