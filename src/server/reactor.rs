@@ -58,6 +58,29 @@ const DRAIN_EVERY_EVENTS: usize = 64;
 /// stdin, stdout, stderr, the epoll instance, the waker's eventfd and the listener.
 const FIXED_FDS: u64 = 6;
 
+/// The context a `Conn` step gets, borrowed field by field from the reactor so that the slab
+/// entry can be borrowed mutably beside it.
+macro_rules! conn_ctx {
+    ($r:ident, $now:expr, $buffered:expr, $open_fds:expr) => {
+        Ctx {
+            app: &$r.app,
+            limits: &$r.limits,
+            date: $r.date.get(),
+            ids: &mut $r.ids,
+            bufs: &mut $r.bufs,
+            started: $r.started,
+            access_log: $r.access_log,
+            now: $now,
+            buffered_bytes: $buffered,
+            ready: $r.ready,
+            draining: $r.draining,
+            guard: &mut $r.guard,
+            metrics: &$r.metrics,
+            open_fds: $open_fds,
+        }
+    };
+}
+
 /// The descriptors open now, counted once when the reactor starts (a handful, and no
 /// connections yet): what we opened plus whatever the parent left us. `process_open_fds` is
 /// this plus the open connections, so a scrape never walks /proc/self/fd (SERVER.md
@@ -528,22 +551,7 @@ impl Reactor {
                 continue;
             };
             let others = self.buffered - entry.held;
-            let mut ctx = Ctx {
-                app: &self.app,
-                limits: &self.limits,
-                date: self.date.get(),
-                ids: &mut self.ids,
-                bufs: &mut self.bufs,
-                started: self.started,
-                access_log: self.access_log,
-                metrics: &self.metrics,
-                open_fds,
-                now,
-                buffered_bytes: others,
-                ready: self.ready,
-                draining: self.draining,
-                guard: &mut self.guard,
-            };
+            let mut ctx = conn_ctx!(self, now, others, open_fds);
             match entry.conn.on_timeout(d.kind, &mut ctx) {
                 Next::Close => self.close(d.key),
                 _ => self.drive(d.key),
@@ -694,22 +702,7 @@ impl Reactor {
             return;
         };
         let others = self.buffered - entry.held;
-        let mut ctx = Ctx {
-            app: &self.app,
-            limits: &self.limits,
-            date: self.date.get(),
-            ids: &mut self.ids,
-            bufs: &mut self.bufs,
-            started: self.started,
-            access_log: self.access_log,
-            now: self.now,
-            buffered_bytes: others,
-            ready: self.ready,
-            draining: self.draining,
-            guard: &mut self.guard,
-            metrics: &self.metrics,
-            open_fds,
-        };
+        let mut ctx = conn_ctx!(self, self.now, others, open_fds);
         let mut close = false;
         let mut rounds = 0;
         loop {
@@ -799,22 +792,7 @@ impl Reactor {
                 continue;
             }
             let others = self.buffered - entry.held;
-            let mut ctx = Ctx {
-                app: &self.app,
-                limits: &self.limits,
-                date: self.date.get(),
-                ids: &mut self.ids,
-                bufs: &mut self.bufs,
-                started: self.started,
-                access_log: self.access_log,
-                now: self.now,
-                buffered_bytes: others,
-                ready: self.ready,
-                draining: self.draining,
-                guard: &mut self.guard,
-                metrics: &self.metrics,
-                open_fds,
-            };
+            let mut ctx = conn_ctx!(self, self.now, others, open_fds);
             entry.conn.on_done(done.outcome, &mut ctx);
             if let Some(d) = &mut self.drain {
                 d.finished += 1;
