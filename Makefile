@@ -34,7 +34,7 @@ test:
 # The interpreter benchmark binary (bench/src/bin/interp.rs) runs when it exists; then a quick
 # sweep (3 s per point) against the server and nginx+Lua when installed.
 bench: build
-	@if [ -f bench/src/bin/interp.rs ]; then cd bench && $(CARGO) run --release --bin interp; fi
+	cd bench && $(CARGO) run --release --bin interp
 	LEVELS="1 10 100" ./load_test_async.sh --no-build --sweep-only --duration 3s
 
 load-test: build
