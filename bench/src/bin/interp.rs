@@ -17,7 +17,13 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn compile(src: &str) -> lang::Program {
     lang::compile_source(src, "bench.qmz", Path::new(".")).unwrap_or_else(|e| {
-        panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+        panic!(
+            "{}",
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
     })
 }
 
@@ -41,7 +47,13 @@ fn get_with_five_headers() -> RequestInput {
 }
 
 /// ns per run of `route` on `program`, median of `rounds` rounds of `n` runs.
-fn per_request_ns(program: &lang::Program, route: usize, req: &RequestInput, n: u32, rounds: usize) -> f64 {
+fn per_request_ns(
+    program: &lang::Program,
+    route: usize,
+    req: &RequestInput,
+    n: u32,
+    rounds: usize,
+) -> f64 {
     let budget = Budget::SERVE_DEFAULT;
     let mut out = Discard;
     let mut samples = Vec::new();
@@ -80,7 +92,9 @@ fn main() {
     let trivial = compile("வழி பெறு, \"/\" { பதில் 200, \"ok\"; }");
     let req = get_with_five_headers();
     let ns = per_request_ns(&trivial, 0, &req, 200_000, 7);
-    println!("trivial handler (பதில் 200, \"ok\";), GET with 5 headers: {ns:.0} ns/run (target < 1000)");
+    println!(
+        "trivial handler (பதில் 200, \"ok\";), GET with 5 headers: {ns:.0} ns/run (target < 1000)"
+    );
 
     let gst = compile("வழி பெறு, \"/gst/:amount\" { எண் a = param_amount; பதில் 200, \"{\\\"gst\\\":\" & (a * 18%) & \"}\"; }");
     let mut gst_req = get_with_five_headers();
@@ -94,7 +108,9 @@ fn main() {
 வழி பெறு, \"/\" { பதில் 200, \"ok\"; }";
     let cached = compile(heavy_prelude);
     let ns_cached = per_request_ns(&cached, 0, &req, 20_000, 5);
-    let uncached = compile(&format!("x = சூழல்(\"ETAMIL_BENCH_UNSET\", 0);\n{heavy_prelude}"));
+    let uncached = compile(&format!(
+        "x = சூழல்(\"ETAMIL_BENCH_UNSET\", 0);\n{heavy_prelude}"
+    ));
     let ns_uncached = per_request_ns(&uncached, 0, &req, 2_000, 5);
     println!(
         "1000-entry prelude: {ns_cached:.0} ns/run from the snapshot vs {ns_uncached:.0} ns/run re-running it ({:.1}x)",
@@ -113,7 +129,10 @@ fn main() {
         }
     }
     let ours = median(ours);
-    println!("loop10m: etamil {:.1} ns/iteration ({ours:.3} s, median of 3)", ours * 100.0);
+    println!(
+        "loop10m: etamil {:.1} ns/iteration ({ours:.3} s, median of 3)",
+        ours * 100.0
+    );
     if python.is_empty() {
         println!("loop10m: python3 not available, no ratio");
     } else {
