@@ -191,23 +191,12 @@ impl<'a> Compiler<'a> {
         let p = &mut self.program;
         for handler in &mut p.handlers {
             let mut reached = vec![false; p.global_names.len()];
-            let mut seen = vec![false; p.functions.len()];
-            let mut work: Vec<&Chunk> = vec![&p.prelude, &handler.chunk];
-            while let Some(chunk) = work.pop() {
-                for op in &chunk.ops {
-                    if let Some(g) = op.global() {
-                        if let Some(r) = reached.get_mut(g as usize) {
-                            *r = true;
-                        }
-                    }
-                    if let Op::Call(f, _) = *op {
-                        if !seen[f as usize] {
-                            seen[f as usize] = true;
-                            work.push(&p.functions[f as usize].chunk);
-                        }
-                    }
+            walk_reachable(&p.functions, &[&p.prelude, &handler.chunk], |op| {
+                if let Some(r) = op.global().and_then(|g| reached.get_mut(g as usize)) {
+                    *r = true;
                 }
-            }
+                true
+            });
             handler.request_slots = p.request_slots.only(&reached);
             for (_, slot) in &mut handler.params {
                 *slot = slot.filter(|&g| reached.get(g as usize) == Some(&true));
@@ -233,27 +222,14 @@ impl<'a> Compiler<'a> {
                     .get(g as usize)
                     .is_some_and(|n| n.starts_with("param_"))
         };
-        let mut seen = vec![false; p.functions.len()];
-        let mut work: Vec<&Chunk> = vec![&p.prelude];
-        while let Some(chunk) = work.pop() {
-            for op in &chunk.ops {
-                if op.global().is_some_and(is_request_global) {
-                    return false;
+        walk_reachable(&p.functions, &[&p.prelude], |op| {
+            !op.global().is_some_and(is_request_global)
+                && match *op {
+                    Op::Print | Op::Respond(_) => false,
+                    Op::CallBuiltin(b, _) => p.builtins[b as usize].effect == Effect::Pure,
+                    _ => true,
                 }
-                match *op {
-                    Op::Print | Op::Respond(_) => return false,
-                    Op::CallBuiltin(b, _) if p.builtins[b as usize].effect != Effect::Pure => {
-                        return false
-                    }
-                    Op::Call(f, _) if !seen[f as usize] => {
-                        seen[f as usize] = true;
-                        work.push(&p.functions[f as usize].chunk);
-                    }
-                    _ => {}
-                }
-            }
-        }
-        true
+        })
     }
 
     fn function(&mut self, def: &ast::FnDef) -> Function {
@@ -641,6 +617,30 @@ impl<'a> Compiler<'a> {
             }
         }
     }
+}
+
+/// Visits every op of `roots` and of every function they call, transitively, each chunk once.
+/// Stops as soon as `visit` returns false, and then returns false.
+fn walk_reachable<'c>(
+    functions: &'c [Function],
+    roots: &[&'c Chunk],
+    mut visit: impl FnMut(&Op) -> bool,
+) -> bool {
+    let mut seen = vec![false; functions.len()];
+    let mut work: Vec<&Chunk> = roots.to_vec();
+    while let Some(chunk) = work.pop() {
+        for op in &chunk.ops {
+            if !visit(op) {
+                return false;
+            }
+            if let Op::Call(f, _) = *op {
+                if !std::mem::replace(&mut seen[f as usize], true) {
+                    work.push(&functions[f as usize].chunk);
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Points the jump at `at` to the next op to be emitted.

@@ -17,8 +17,8 @@ use super::response::IdGen;
 use super::router::Router;
 use super::timer::TimerKind;
 use crate::app::App;
-use crate::lang::ast::Segment;
 use crate::lang::chunk::RouteInfo;
+use crate::lang::parser::route_segments;
 use crate::lang::{Program, Response};
 
 /// The socket as the fuzzer scripts it: reads hand out the pending chunk, writes take at
@@ -63,14 +63,7 @@ fn route(method: &str, path: &str) -> RouteInfo {
     RouteInfo {
         method: method.to_owned(),
         path: path.to_owned(),
-        segments: path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| match s.strip_prefix(':') {
-                Some(p) => Segment::Param(p.into()),
-                None => Segment::Literal(s.to_owned()),
-            })
-            .collect(),
+        segments: route_segments(path),
         file: Arc::from("fuzz.qmz"),
         line: 1,
     }
@@ -132,23 +125,28 @@ pub fn drive_conn(data: &[u8]) {
             break;
         };
         rest = tail;
-        let mut ctx = Ctx {
-            app: &app,
-            limits: &limits,
-            date: "Thu, 01 Jan 1970 00:00:00 GMT",
-            ids: &mut ids,
-            bufs: &mut bufs,
-            started,
-            access_log: false,
-            now,
-            // No other connections: the 1-byte cap option drives the refusals.
-            buffered_bytes: 0,
-            ready: !draining,
-            draining,
-            guard: &mut guard,
-            metrics: &metrics,
-            open_fds: 0,
-        };
+        // No other connections (buffered_bytes 0): the 1-byte cap option drives the refusals.
+        macro_rules! ctx {
+            () => {
+                Ctx {
+                    app: &app,
+                    limits: &limits,
+                    date: "Thu, 01 Jan 1970 00:00:00 GMT",
+                    ids: &mut ids,
+                    bufs: &mut bufs,
+                    started,
+                    access_log: false,
+                    now,
+                    buffered_bytes: 0,
+                    ready: !draining,
+                    draining,
+                    guard: &mut guard,
+                    metrics: &metrics,
+                    open_fds: 0,
+                }
+            };
+        }
+        let mut ctx = ctx!();
         let next = match op % 8 {
             // Input: a length byte, then that many bytes (or what is left).
             0..=3 => {
@@ -220,22 +218,7 @@ pub fn drive_conn(data: &[u8]) {
                         message: "deadline".into(),
                     },
                 };
-                let mut ctx = Ctx {
-                    app: &app,
-                    limits: &limits,
-                    date: "Thu, 01 Jan 1970 00:00:00 GMT",
-                    ids: &mut ids,
-                    bufs: &mut bufs,
-                    started,
-                    access_log: false,
-                    now,
-                    buffered_bytes: 0,
-                    ready: !draining,
-                    draining,
-                    guard: &mut guard,
-                    metrics: &metrics,
-                    open_fds: 0,
-                };
+                let mut ctx = ctx!();
                 conn.on_done(outcome, &mut ctx);
             }
         }

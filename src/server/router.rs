@@ -193,19 +193,12 @@ pub(crate) mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// A route as the compiler would declare it, split by the parser's own rule.
     pub(crate) fn route(method: &str, path: &str) -> RouteInfo {
-        let segments = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| match s.strip_prefix(':') {
-                Some(p) => Segment::Param(p.into()),
-                None => Segment::Literal(s.to_owned()),
-            })
-            .collect();
         RouteInfo {
             method: method.to_owned(),
             path: path.to_owned(),
-            segments,
+            segments: crate::lang::parser::route_segments(path),
             file: Arc::from("t.qmz"),
             line: 1,
         }
