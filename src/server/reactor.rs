@@ -323,6 +323,11 @@ impl Reactor {
                     break stop;
                 }
             }
+            // Hand this pass's requests to the workers before writing the answers they have
+            // finished: the handlers then run while we write (on another core), or (on a
+            // shared core) they are done by the time we drain, so each request is read,
+            // run and answered in one pass instead of two.
+            self.pool.flush();
             self.drain_completions();
             for (key, serial) in std::mem::take(&mut self.again) {
                 if self.conns.get(key).is_some_and(|e| e.conn.serial == serial) {
