@@ -12,7 +12,9 @@
 //! Why a channel and a thread: the reactor and the workers must never block on a slow stderr (a
 //! full pipe to a stalled log shipper). A log call formats its line on the caller's thread and
 //! `try_send`s it; when the channel is full the line is dropped and [`dropped_lines`] goes up, and
-//! the caller carries on. The writer thread takes whatever is queued, writes it with one
+//! the caller carries on. The reactor holds its access lines for one loop pass and hands them
+//! over as one message ([`hold_access_lines`]): a message and a cross-thread free per pass, not
+//! per request. The channel is bounded in messages and in bytes. The writer thread takes whatever is queued, writes it with one
 //! `write_all`, and waits for more.
 //!
 //! Structured fields come from the `log` crate's key-value syntax
@@ -24,10 +26,11 @@
 //! separate from its `error_log` level: `--log-level warn` quiets the server's own chatter but
 //! keeps one line per request unless `--access-log off`.
 
+use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
@@ -39,6 +42,15 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 /// Lines the channel holds before new ones are dropped. At a typical 250-byte access line this is
 /// about 2 MiB in the worst case, and several seconds of a stalled stderr at 1k req/s.
 pub const DEFAULT_CHANNEL_LINES: usize = 8192;
+
+/// Bytes the channel may hold per line of its capacity: a message can carry many held lines
+/// (see [`hold_access_lines`]), so the queue is bounded in bytes too, at the same 2 MiB (plus
+/// the one message an empty queue always takes, at most [`HELD_SEND_BYTES`] and a line).
+const QUEUED_BYTES_PER_LINE: usize = 256;
+
+/// A thread holding its access lines hands them over once they reach this size, even before
+/// [`send_held_lines`].
+const HELD_SEND_BYTES: usize = 32 * 1024;
 
 /// How long [`LogHandle::flush_and_stop`] waits for the writer to drain before giving up, so a
 /// stuck stderr cannot hold up the exit.
@@ -146,8 +158,8 @@ pub fn strip_query(target: &str) -> &str {
 
 /// What travels from a log call to the writer thread.
 enum Msg {
-    /// A finished line, newline included.
-    Line(String),
+    /// `count` finished lines, each with its newline.
+    Lines { text: String, count: u64 },
     /// Write everything queued before this, then exit.
     Stop,
 }
@@ -160,6 +172,10 @@ struct Shared {
     /// Shared with the writer thread, which must not hold `tx`: when every `Logger` and the
     /// handle are gone the channel disconnects and the writer exits.
     dropped: Arc<AtomicU64>,
+    /// Bytes in the channel, and the most it may hold: over it a message is dropped like one
+    /// that finds the channel full. Shared with the writer, which takes them off.
+    queued_bytes: Arc<AtomicUsize>,
+    max_queued_bytes: usize,
     /// Set by [`LogHandle::flush_and_stop`]; later lines are counted as dropped, not queued
     /// behind the `Stop` where nothing would ever write them.
     stopped: AtomicBool,
@@ -195,13 +211,16 @@ impl Logger {
             cfg,
             tx,
             dropped: Arc::new(AtomicU64::new(0)),
+            queued_bytes: Arc::new(AtomicUsize::new(0)),
+            max_queued_bytes: capacity_lines.max(1) * QUEUED_BYTES_PER_LINE,
             stopped: AtomicBool::new(false),
         });
         let dropped = Arc::clone(&shared.dropped);
+        let queued_bytes = Arc::clone(&shared.queued_bytes);
         let thread = thread::Builder::new()
             .name("etamil-log".into())
             .spawn(move || {
-                run_writer(rx, writer, &dropped);
+                run_writer(rx, writer, &dropped, &queued_bytes);
                 // The handle may have stopped waiting; nobody listening is fine.
                 let _ = done_tx.send(());
             })?;
@@ -228,7 +247,32 @@ impl Logger {
         if !self.shared.cfg.access_log {
             return;
         }
-        let mut line = LineBuf::start(self.shared.cfg.format, Level::Info, format_args!("request"));
+        let held = HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            let Some(h) = held.as_mut().filter(|h| Arc::ptr_eq(&h.to, &self.shared)) else {
+                return false;
+            };
+            h.text = self.format_access(std::mem::take(&mut h.text), a);
+            h.count += 1;
+            if h.text.len() >= HELD_SEND_BYTES {
+                h.send();
+            }
+            true
+        });
+        if !held {
+            let line = self.format_access(String::with_capacity(256), a);
+            send_lines(&self.shared, line, 1);
+        }
+    }
+
+    /// Appends the access line for `a` to `buf`.
+    fn format_access(&self, buf: String, a: &AccessLine<'_>) -> String {
+        let mut line = LineBuf::start_on(
+            buf,
+            self.shared.cfg.format,
+            Level::Info,
+            format_args!("request"),
+        );
         line.str("request_id", a.request_id);
         line.str("method", a.method);
         line.str("path", strip_query(a.path));
@@ -241,7 +285,25 @@ impl Logger {
             Some(addr) => line.display("remote", &addr),
             None => line.str("remote", "-"),
         }
-        self.send(line.finish());
+        line.finish()
+    }
+
+    /// From now on this thread's access lines for this logger are held and handed to the writer
+    /// together by [`send_held_lines`] (or at [`HELD_SEND_BYTES`]): one message, one allocation
+    /// and one free on the writer's side per batch rather than per line. The reactor does this,
+    /// and sends once per loop pass, before it may sleep, so no line waits while it is idle.
+    pub fn hold_access_lines(&self) {
+        HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            if let Some(old) = held.as_mut() {
+                old.send();
+            }
+            *held = Some(HeldLines {
+                to: Arc::clone(&self.shared),
+                text: String::with_capacity(HELD_SEND_BYTES),
+                count: 0,
+            });
+        });
     }
 
     /// Queues what a handler printed with அச்சு, at info, with its request id. The printed text
@@ -253,21 +315,59 @@ impl Logger {
         let mut line = LineBuf::start(self.shared.cfg.format, Level::Info, format_args!("{text}"));
         line.str("request_id", request_id);
         line.str("source", "handler");
-        self.send(line.finish());
+        send_lines(&self.shared, line.finish(), 1);
     }
+}
 
-    fn send(&self, line: String) {
-        if self.shared.stopped.load(Ordering::Relaxed) {
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+/// Hands `count` finished lines to the writer, or counts them as dropped when the logger has
+/// stopped or the channel is full (in messages or in bytes). Never blocks.
+fn send_lines(shared: &Shared, text: String, count: u64) {
+    let len = text.len();
+    let drop_them = || {
+        shared.dropped.fetch_add(count, Ordering::Relaxed);
+    };
+    if shared.stopped.load(Ordering::Relaxed) {
+        return drop_them();
+    }
+    // An empty queue takes a message of any size, so one large batch cannot be refused forever.
+    let before = shared.queued_bytes.fetch_add(len, Ordering::Relaxed);
+    if before > 0 && before + len > shared.max_queued_bytes {
+        shared.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+        return drop_them();
+    }
+    if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+        shared.tx.try_send(Msg::Lines { text, count })
+    {
+        shared.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+        drop_them();
+    }
+}
+
+/// Access lines a thread holds for one logger (see [`Logger::hold_access_lines`]).
+struct HeldLines {
+    to: Arc<Shared>,
+    text: String,
+    count: u64,
+}
+
+impl HeldLines {
+    fn send(&mut self) {
+        if self.count == 0 {
             return;
         }
-        match self.shared.tx.try_send(Msg::Line(line)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        // The next batch starts at the size this one reached, so it need not grow again.
+        let next = String::with_capacity(self.text.len().min(HELD_SEND_BYTES));
+        send_lines(
+            &self.to,
+            std::mem::replace(&mut self.text, next),
+            self.count,
+        );
+        self.count = 0;
     }
+}
+
+thread_local! {
+    static HELD: RefCell<Option<HeldLines>> = const { RefCell::new(None) };
 }
 
 impl Log for Logger {
@@ -283,7 +383,7 @@ impl Log for Logger {
         let mut fields = FieldWriter { line: &mut line };
         // A visitor of ours never fails; a failing Source of someone else's only loses fields.
         let _ = record.key_values().visit(&mut fields);
-        self.send(line.finish());
+        send_lines(&self.shared, line.finish(), 1);
     }
 
     /// Nothing to do on the caller's side: the writer flushes after every batch, and draining
@@ -340,7 +440,12 @@ impl LogHandle {
 
 /// The writer thread: block for one message, take whatever else is queued (up to
 /// [`BATCH_MAX_BYTES`]), write it all at once, pause [`FLUSH_INTERVAL`], repeat until `Stop`.
-fn run_writer(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>, dropped: &AtomicU64) {
+fn run_writer(
+    rx: Receiver<Msg>,
+    mut out: Box<dyn Write + Send>,
+    dropped: &AtomicU64,
+    queued_bytes: &AtomicUsize,
+) {
     let mut batch: Vec<u8> = Vec::with_capacity(BATCH_MAX_BYTES);
     loop {
         let Ok(first) = rx.recv() else { return };
@@ -350,9 +455,10 @@ fn run_writer(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>, dropped: &Atomi
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Line(l) => {
-                    batch.extend_from_slice(l.as_bytes());
-                    lines += 1;
+                Msg::Lines { text, count } => {
+                    queued_bytes.fetch_sub(text.len(), Ordering::Relaxed);
+                    batch.extend_from_slice(text.as_bytes());
+                    lines += count;
                 }
                 Msg::Stop => {
                     stop = true;
@@ -426,6 +532,32 @@ pub fn access(line: &AccessLine<'_>) {
     }
 }
 
+/// Holds this thread's access lines for the process-wide logger until [`send_held_lines`]
+/// (see [`Logger::hold_access_lines`]).
+pub fn hold_access_lines() {
+    if let Some(l) = GLOBAL.get() {
+        l.hold_access_lines();
+    }
+}
+
+/// Hands the access lines this thread holds to the writer.
+pub fn send_held_lines() {
+    HELD.with(|held| {
+        if let Some(h) = held.borrow_mut().as_mut() {
+            h.send();
+        }
+    });
+}
+
+/// Sends what this thread holds and stops holding: later lines go one by one again.
+pub fn stop_holding_access_lines() {
+    HELD.with(|held| {
+        if let Some(mut h) = held.borrow_mut().take() {
+            h.send();
+        }
+    });
+}
+
 /// Queues what a handler printed, with its request id, on the process-wide logger.
 pub fn handler_print(request_id: &str, text: &str) {
     if let Some(l) = GLOBAL.get() {
@@ -442,7 +574,16 @@ struct LineBuf {
 
 impl LineBuf {
     fn start(format: LogFormat, level: Level, msg: fmt::Arguments<'_>) -> LineBuf {
-        let mut buf = String::with_capacity(256);
+        LineBuf::start_on(String::with_capacity(256), format, level, msg)
+    }
+
+    /// Starts a line at the end of `buf` (which may hold earlier lines).
+    fn start_on(
+        mut buf: String,
+        format: LogFormat,
+        level: Level,
+        msg: fmt::Arguments<'_>,
+    ) -> LineBuf {
         let now = SystemTime::now();
         match format {
             LogFormat::Json => {
@@ -1166,6 +1307,81 @@ mod tests {
         let started = Instant::now();
         assert!(!handle.flush_and_stop_within(Duration::from_millis(50)));
         assert!(started.elapsed() < Duration::from_secs(2), "bounded wait");
+    }
+
+    fn held_count() -> Option<u64> {
+        HELD.with(|h| h.borrow().as_ref().map(|h| h.count))
+    }
+
+    #[test]
+    fn held_access_lines_go_together_in_order_when_sent() {
+        let buf = SharedBuf::default();
+        let (logger, handle) = Logger::start(
+            cfg(LogFormat::Json, LevelFilter::Info),
+            Box::new(buf.clone()),
+            64,
+        )
+        .expect("start");
+        let held = logger.clone();
+        thread::spawn(move || {
+            held.hold_access_lines();
+            for _ in 0..3 {
+                held.access(&sample_access());
+            }
+            assert_eq!(held_count(), Some(3), "held, not sent");
+            send_held_lines();
+            assert_eq!(held_count(), Some(0));
+            held.handler_print("r", "not held"); // only access lines are held
+            held.access(&sample_access());
+            stop_holding_access_lines();
+            assert_eq!(held_count(), None);
+        })
+        .join()
+        .expect("holding thread");
+        assert!(handle.flush_and_stop());
+        let msgs: Vec<String> = buf
+            .text()
+            .lines()
+            .map(|l| get(&json_members(&format!("{l}\n")), "msg").to_owned())
+            .collect();
+        assert_eq!(
+            msgs,
+            ["request", "request", "request", "not held", "request"]
+        );
+        assert_eq!(logger.dropped_lines(), 0);
+    }
+
+    #[test]
+    fn a_held_batch_over_the_byte_bound_is_dropped_and_counted_whole() {
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        let sink = BlockingSink {
+            entered: entered_tx,
+            release: release_rx,
+            inner: SharedBuf::default(),
+        };
+        // 2 lines of capacity: 512 bytes.
+        let (logger, handle) =
+            Logger::start(cfg(LogFormat::Json, LevelFilter::Info), Box::new(sink), 2)
+                .expect("start");
+        logger.handler_print("r", "line 0");
+        entered
+            .recv_timeout(Duration::from_secs(5))
+            .expect("writer entered write");
+        logger.hold_access_lines();
+        for _ in 0..5 {
+            logger.access(&sample_access());
+        }
+        send_held_lines(); // an empty queue takes one batch of any size
+        assert_eq!(logger.dropped_lines(), 0);
+        for _ in 0..5 {
+            logger.access(&sample_access());
+        }
+        send_held_lines(); // the queue holds more than 512 bytes now
+        assert_eq!(logger.dropped_lines(), 5);
+        stop_holding_access_lines();
+        drop(release);
+        assert!(handle.flush_and_stop());
     }
 
     /// The only test that installs the process-wide logger (the facade allows one per process).

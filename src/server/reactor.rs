@@ -31,6 +31,7 @@ use super::signals::{Note, Notifier, SignalPipe, RELOADED};
 use super::timer::{Deadline, TimerKind, Timers};
 use crate::app::App;
 use crate::lang::CompileError;
+use crate::logging;
 
 /// The listening socket.
 pub const LISTENER: Token = Token(usize::MAX - 1);
@@ -283,8 +284,10 @@ impl Reactor {
     /// Runs until the drain ends (or a fatal error of the poll itself).
     pub fn run(mut self) -> io::Result<Stop> {
         let mut events = Events::with_capacity(EVENTS);
+        logging::hold_access_lines();
         let stop = loop {
             self.pool.flush();
+            logging::send_held_lines();
             let pending = self.pool.reactor_sleeping() || !self.again.is_empty();
             let timeout = if pending {
                 Some(Duration::ZERO)
@@ -293,6 +296,7 @@ impl Reactor {
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
+                    logging::stop_holding_access_lines();
                     return Err(e);
                 }
             }
@@ -340,6 +344,7 @@ impl Reactor {
                 break stop;
             }
         };
+        logging::stop_holding_access_lines();
         if stop == Stop::Drained {
             self.pool.shutdown();
         }
