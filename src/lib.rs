@@ -3,6 +3,7 @@
 //! Crate map:
 //! - `lang`: the eTamil language: lexer, parser, checker, compiler, VM, builtins.
 //! - `config`: the command line and `ETAMIL_*` variables → `config::Command`.
+//! - `digits`: integers in ASCII decimal without `core::fmt`, for the hot paths.
 //! - `logging`: our `log::Log` (JSON lines or text) through a bounded channel to one writer
 //!   thread; access lines and handler prints.
 //! - `app`: a compiled `Program` with its `Router`; the embedded default app.
@@ -18,6 +19,7 @@
 //! panics on any input, and an I/O error closes that connection only.
 pub mod app;
 pub mod config;
+pub mod digits;
 pub mod lang;
 pub mod logging;
 pub mod server;

@@ -39,6 +39,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use log::kv::{self, Key, Value, VisitSource, VisitValue};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
+use crate::digits::Decimal;
+
 /// Lines the channel holds before new ones are dropped. At a typical 250-byte access line this is
 /// about 2 MiB in the worst case, and several seconds of a stalled stderr at 1k req/s.
 pub const DEFAULT_CHANNEL_LINES: usize = 8192;
@@ -913,22 +915,9 @@ fn push_u64(out: &mut String, n: u64) {
     push_digits(out, n, 1);
 }
 
-/// Appends `n` in decimal, zero-padded to at least `width` digits (at most 20).
-fn push_digits(out: &mut String, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    start = start.min(digits.len() - width.min(digits.len()));
-    for &b in &digits[start..] {
-        out.push(char::from(b));
-    }
+/// Appends `n` in decimal, zero-padded to at least `width` digits.
+fn push_digits(out: &mut String, n: u64, width: usize) {
+    out.push_str(Decimal::new(n, width).as_str());
 }
 
 #[cfg(test)]
@@ -1043,15 +1032,7 @@ mod tests {
     }
 
     #[test]
-    fn hand_formatted_numbers_and_addresses_match_display() {
-        for n in [0, 7, 10, 99, 1000, 65_535, u64::from(u32::MAX), u64::MAX] {
-            let mut out = String::new();
-            push_u64(&mut out, n);
-            assert_eq!(out, n.to_string());
-            let mut padded = String::new();
-            push_digits(&mut padded, n, 4);
-            assert_eq!(padded, format!("{n:04}"));
-        }
+    fn addresses_by_hand_match_display() {
         for addr in [
             SocketAddr::from(([0, 0, 0, 0], 0)),
             SocketAddr::from(([255, 255, 255, 255], 65_535)),
@@ -1329,24 +1310,50 @@ mod tests {
         }
     }
 
-    #[test]
-    fn full_channel_drops_and_counts_without_blocking() {
+    /// A logger whose writer has taken its first line ("line 0") and is stuck in `write`
+    /// until `release` sends or is dropped; its channel is empty, with room for `capacity`.
+    struct Stalled {
+        logger: Logger,
+        handle: LogHandle,
+        release: mpsc::Sender<()>,
+        out: SharedBuf,
+    }
+
+    fn stalled(capacity: usize) -> Stalled {
         let (entered_tx, entered) = mpsc::channel();
         let (release, release_rx) = mpsc::channel();
-        let buf = SharedBuf::default();
+        let out = SharedBuf::default();
         let sink = BlockingSink {
             entered: entered_tx,
             release: release_rx,
-            inner: buf.clone(),
+            inner: out.clone(),
         };
-        let (logger, handle) =
-            Logger::start(cfg(LogFormat::Json, LevelFilter::Info), Box::new(sink), 2)
-                .expect("start");
+        let (logger, handle) = Logger::start(
+            cfg(LogFormat::Json, LevelFilter::Info),
+            Box::new(sink),
+            capacity,
+        )
+        .expect("start");
         logger.handler_print("r", "line 0");
-        // The writer now holds line 0 and is stuck in write: the channel is empty, capacity 2.
         entered
             .recv_timeout(Duration::from_secs(5))
             .expect("writer entered write");
+        Stalled {
+            logger,
+            handle,
+            release,
+            out,
+        }
+    }
+
+    #[test]
+    fn full_channel_drops_and_counts_without_blocking() {
+        let Stalled {
+            logger,
+            handle,
+            release,
+            out: buf,
+        } = stalled(2);
         let started = Instant::now();
         for i in 1..=10 {
             logger.handler_print("r", &format!("line {i}"));
@@ -1376,20 +1383,13 @@ mod tests {
 
     #[test]
     fn flush_and_stop_gives_up_on_a_stuck_writer() {
-        let (entered_tx, entered) = mpsc::channel();
-        let (_release, release_rx) = mpsc::channel::<()>(); // never released while we wait
-        let sink = BlockingSink {
-            entered: entered_tx,
-            release: release_rx,
-            inner: SharedBuf::default(),
-        };
-        let (logger, handle) =
-            Logger::start(cfg(LogFormat::Json, LevelFilter::Info), Box::new(sink), 1)
-                .expect("start");
-        logger.handler_print("r", "stuck");
-        entered
-            .recv_timeout(Duration::from_secs(5))
-            .expect("writer entered write");
+        // `_release` is never used while we wait.
+        let Stalled {
+            logger,
+            handle,
+            release: _release,
+            ..
+        } = stalled(1);
         logger.handler_print("r", "fills the channel");
         let started = Instant::now();
         assert!(!handle.flush_and_stop_within(Duration::from_millis(50)));
@@ -1440,21 +1440,13 @@ mod tests {
 
     #[test]
     fn a_held_batch_over_the_byte_bound_is_dropped_and_counted_whole() {
-        let (entered_tx, entered) = mpsc::channel();
-        let (release, release_rx) = mpsc::channel();
-        let sink = BlockingSink {
-            entered: entered_tx,
-            release: release_rx,
-            inner: SharedBuf::default(),
-        };
         // 2 lines of capacity: 512 bytes.
-        let (logger, handle) =
-            Logger::start(cfg(LogFormat::Json, LevelFilter::Info), Box::new(sink), 2)
-                .expect("start");
-        logger.handler_print("r", "line 0");
-        entered
-            .recv_timeout(Duration::from_secs(5))
-            .expect("writer entered write");
+        let Stalled {
+            logger,
+            handle,
+            release,
+            ..
+        } = stalled(2);
         logger.hold_access_lines();
         for _ in 0..5 {
             logger.access(&sample_access());

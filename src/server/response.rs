@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::digits::Decimal;
 use crate::lang::ResponseHeader;
 
 /// Our `Server` header value.
@@ -146,18 +147,7 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 fn push_num(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(Decimal::new(n, 1).as_bytes());
 }
 
 /// SERVER.md's error body: `{"error":"…","status":N,"request_id":"…"}`.
