@@ -524,6 +524,25 @@ impl<'a> Compiler<'a> {
         chunk.emit(op, span.file, span.pos);
     }
 
+    /// `a && b` / `a || b`: when `a` alone decides (`jump` taken), the result is `decided`;
+    /// otherwise it is `b` as a boolean.
+    fn short_circuit(
+        &mut self,
+        chunk: &mut Chunk,
+        (a, b): (&Expr, &Expr),
+        (jump, decided): (Op, Op),
+        (file, pos): (u16, Pos),
+    ) {
+        self.expr(chunk, a);
+        let to_decided = chunk.emit(jump, file, pos);
+        self.expr(chunk, b);
+        chunk.emit(Op::ToBool, file, pos);
+        let to_end = chunk.emit(Op::Jump(0), file, pos);
+        patch(chunk, to_decided);
+        chunk.emit(decided, file, pos);
+        patch(chunk, to_end);
+    }
+
     fn expr(&mut self, chunk: &mut Chunk, e: &Expr) {
         let (file, pos) = (e.span.file, e.span.pos);
         match &e.kind {
@@ -582,24 +601,10 @@ impl<'a> Compiler<'a> {
                 chunk.emit(op, file, pos);
             }
             ExprKind::And(a, b) => {
-                self.expr(chunk, a);
-                let to_false = chunk.emit(Op::JumpIfFalse(0), file, pos);
-                self.expr(chunk, b);
-                chunk.emit(Op::ToBool, file, pos);
-                let to_end = chunk.emit(Op::Jump(0), file, pos);
-                patch(chunk, to_false);
-                chunk.emit(Op::False, file, pos);
-                patch(chunk, to_end);
+                self.short_circuit(chunk, (a, b), (Op::JumpIfFalse(0), Op::False), (file, pos));
             }
             ExprKind::Or(a, b) => {
-                self.expr(chunk, a);
-                let to_true = chunk.emit(Op::JumpIfTrue(0), file, pos);
-                self.expr(chunk, b);
-                chunk.emit(Op::ToBool, file, pos);
-                let to_end = chunk.emit(Op::Jump(0), file, pos);
-                patch(chunk, to_true);
-                chunk.emit(Op::True, file, pos);
-                patch(chunk, to_end);
+                self.short_circuit(chunk, (a, b), (Op::JumpIfTrue(0), Op::True), (file, pos));
             }
             ExprKind::Index { target, index } => {
                 self.expr(chunk, target);
