@@ -752,9 +752,7 @@ impl Conn {
             Framing::None | Framing::Length(0) => false,
             Framing::Length(_) | Framing::Chunked => true,
         };
-        let segments = router::split_path(&head.path);
-
-        if let Some(endpoint) = server_endpoint(&segments) {
+        if let Some(endpoint) = server_endpoint(&head.path) {
             if has_body {
                 meta.close = true;
             }
@@ -836,7 +834,7 @@ impl Conn {
             let request_method = header(&head.headers, "access-control-request-method");
             if head.method == "OPTIONS" && origin.is_some() && request_method.is_some() {
                 meta.close |= has_body;
-                let methods = match ctx.app.router.route("OPTIONS", &segments) {
+                let methods = match ctx.app.router.route("OPTIONS", &head.path) {
                     Match::Options { allow } | Match::MethodNotAllowed { allow } => allow,
                     _ => String::from_utf8_lossy(request_method.unwrap_or_default()).into_owned(),
                 };
@@ -876,12 +874,12 @@ impl Conn {
                 allow: ctx.app.router.allow_all(),
             }
         } else {
-            ctx.app.router.route(&head.method, &segments)
+            ctx.app.router.route(&head.method, &head.path)
         };
-        let (route, params) = match found {
-            Match::Found { route, params } => {
+        let route = match found {
+            Match::Found { route } => {
                 meta.routed = Some((Arc::clone(ctx.app), route));
-                (route, params)
+                route
             }
             Match::NotFound => {
                 meta.close |= has_body;
@@ -899,7 +897,6 @@ impl Conn {
                 return None;
             }
         };
-        drop(segments);
 
         if let Framing::Length(n) = head.framing {
             if n > ctx.limits.max_body_bytes as u64 {
@@ -962,7 +959,8 @@ impl Conn {
                 query: head.query,
                 headers: head.headers,
                 body: Vec::new(),
-                params,
+                // Decoded by the worker (`Router::params`), off the reactor.
+                params: Vec::new(),
             },
         };
         let decoder = match head.framing {
@@ -1279,11 +1277,15 @@ fn head_rejection(reject: &Reject) -> Rejection {
 }
 
 /// SERVER.md: matched after normalisation (`/health/` counts), before any app route.
-fn server_endpoint(segments: &[Cow<'_, str>]) -> Option<Endpoint> {
-    match segments {
-        [one] if one == "health" => Some(Endpoint::Health),
-        [one] if one == "ready" => Some(Endpoint::Ready),
-        [one] if one == "metrics" => Some(Endpoint::Metrics),
+fn server_endpoint(path: &str) -> Option<Endpoint> {
+    let mut segments = router::segments(path);
+    let (Some(one), None) = (segments.next(), segments.next()) else {
+        return None;
+    };
+    match &*one {
+        "health" => Some(Endpoint::Health),
+        "ready" => Some(Endpoint::Ready),
+        "metrics" => Some(Endpoint::Metrics),
         _ => None,
     }
 }
@@ -1455,7 +1457,7 @@ mod tests {
         let body = format!(
             "{}|{:?}|{}",
             work.input.path,
-            work.input.params,
+            work.app.router.params(work.route, &work.input.path),
             String::from_utf8_lossy(&work.input.body)
         );
         JobOutcome::Response(Response {

@@ -245,7 +245,7 @@ impl Pool {
 
 fn worker(shared: &Shared) {
     loop {
-        let job = {
+        let mut job = {
             let mut q = lock(&shared.queue);
             loop {
                 if let Some(job) = q.jobs.pop_front() {
@@ -265,7 +265,7 @@ fn worker(shared: &Shared) {
         shared.busy.fetch_add(1, Ordering::Relaxed);
         shared.metrics.busy_workers.inc();
         let outcome =
-            shed(shared).unwrap_or_else(|| run_job(&job, &shared.budget, &shared.metrics));
+            shed(shared).unwrap_or_else(|| run_job(&mut job, &shared.budget, &shared.metrics));
         shared.metrics.busy_workers.dec();
         shared.busy.fetch_sub(1, Ordering::Relaxed);
         lock(&shared.done).push(Completion {
@@ -323,7 +323,7 @@ fn failure_kind(kind: &RuntimeErrorKind) -> HandlerFailure {
 }
 
 /// Runs one job to an outcome, counting failures; never panics outward.
-pub fn run_job(job: &Job, budget: &Budget, metrics: &Metrics) -> JobOutcome {
+pub fn run_job(job: &mut Job, budget: &Budget, metrics: &Metrics) -> JobOutcome {
     let timeout = budget.timeout.unwrap_or(Duration::MAX);
     if job.enqueued.elapsed() > timeout {
         // SERVER.md: a job still queued past the deadline is not run.
@@ -333,6 +333,8 @@ pub fn run_job(job: &Job, budget: &Budget, metrics: &Metrics) -> JobOutcome {
             message: "server overloaded: request waited too long".to_owned(),
         };
     }
+    // The reactor only chose the route; the parameters are decoded here, on the worker.
+    job.input.params = job.app.router.params(job.route, &job.input.path);
     let mut out = PrintToLog(&job.request_id);
     let run = catch_unwind(AssertUnwindSafe(|| {
         lang::vm::run_route(&job.app.program, job.route, &job.input, &mut out, budget)

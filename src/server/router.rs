@@ -30,11 +30,9 @@ pub struct Router {
 /// What routing decided for one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Match {
-    /// Run route `route` (its index in `Program::routes()`), with decoded parameters.
-    Found {
-        route: usize,
-        params: Vec<(Arc<str>, String)>,
-    },
+    /// Run route `route` (its index in `Program::routes()`); its parameters are decoded by
+    /// `Router::params`, on the worker, so the reactor allocates nothing to route.
+    Found { route: usize },
     /// No route has this path under any method.
     NotFound,
     /// The path exists under other methods.
@@ -56,18 +54,19 @@ impl Router {
         Router { entries }
     }
 
-    /// Routes a request whose path has been split by `split_path`.
-    pub fn route(&self, method: &str, path: &[Cow<'_, str>]) -> Match {
-        if let Some(found) = self.find(method, path) {
-            return found;
+    /// Routes a request by its raw path (as sent, not decoded).
+    pub fn route(&self, method: &str, path: &str) -> Match {
+        let path = Path::new(path);
+        if let Some(route) = self.find(method, &path) {
+            return Match::Found { route };
         }
         // RFC 9110 §9.3.2: HEAD is GET without the body, unless the app says otherwise.
         if method.eq_ignore_ascii_case("HEAD") {
-            if let Some(found) = self.find("GET", path) {
-                return found;
+            if let Some(route) = self.find("GET", &path) {
+                return Match::Found { route };
             }
         }
-        let allow = self.allow(path);
+        let allow = self.allow(&path);
         if allow.is_empty() {
             return Match::NotFound;
         }
@@ -78,37 +77,42 @@ impl Router {
         }
     }
 
-    fn find(&self, method: &str, path: &[Cow<'_, str>]) -> Option<Match> {
+    /// The decoded `:name` parameters of `path` for a route it matched.
+    pub fn params(&self, route: usize, path: &str) -> Vec<(Arc<str>, String)> {
+        let Some(entry) = self.entries.get(route) else {
+            return Vec::new();
+        };
+        entry
+            .segments
+            .iter()
+            .zip(segments(path))
+            .filter_map(|(s, p)| match s {
+                Segment::Param(name) => Some((name.clone(), p.into_owned())),
+                Segment::Literal(_) => None,
+            })
+            .collect()
+    }
+
+    fn find(&self, method: &str, path: &Path<'_>) -> Option<usize> {
         let mut first: Option<usize> = None;
         for (i, e) in self.entries.iter().enumerate() {
-            if !e.method.eq_ignore_ascii_case(method) || !matches(&e.segments, path) {
+            if !e.method.eq_ignore_ascii_case(method) || !path.matches(&e.segments) {
                 continue;
             }
             if e.exact {
-                first = Some(i);
-                break;
+                return Some(i);
             }
             first.get_or_insert(i);
         }
-        let route = first?;
-        let params = self.entries[route]
-            .segments
-            .iter()
-            .zip(path)
-            .filter_map(|(s, p)| match s {
-                Segment::Param(name) => Some((name.clone(), p.to_string())),
-                Segment::Literal(_) => None,
-            })
-            .collect();
-        Some(Match::Found { route, params })
+        first
     }
 
     /// `Allow` for a path: its methods, HEAD where GET exists, and OPTIONS; empty if none.
-    fn allow(&self, path: &[Cow<'_, str>]) -> String {
+    fn allow(&self, path: &Path<'_>) -> String {
         let methods: Vec<&str> = self
             .entries
             .iter()
-            .filter(|e| matches(&e.segments, path))
+            .filter(|e| path.matches(&e.segments))
             .map(|e| e.method.as_str())
             .collect();
         allow_list(&methods)
@@ -143,21 +147,38 @@ fn allow_list(methods: &[&str]) -> String {
     set.join(", ")
 }
 
-fn matches(pattern: &[Segment], path: &[Cow<'_, str>]) -> bool {
-    pattern.len() == path.len()
-        && pattern.iter().zip(path).all(|(s, p)| match s {
-            Segment::Literal(l) => l == p,
-            Segment::Param(_) => true,
-        })
+/// A raw path and its number of segments, matched against patterns without collecting the
+/// segments: a segment is decoded (and allocates) only if it holds a `%`.
+struct Path<'a> {
+    raw: &'a str,
+    len: usize,
 }
 
-/// Splits a raw path on `/`, drops empty segments and percent-decodes each (LANGUAGE.md 10.2:
-/// `%XX` → byte, read as UTF-8 with U+FFFD; `+` stays `+`; a bad escape stays as written).
-pub fn split_path(path: &str) -> Vec<Cow<'_, str>> {
+impl<'a> Path<'a> {
+    fn new(raw: &'a str) -> Path<'a> {
+        let len = raw.split('/').filter(|s| !s.is_empty()).count();
+        Path { raw, len }
+    }
+
+    fn matches(&self, pattern: &[Segment]) -> bool {
+        pattern.len() == self.len
+            && pattern
+                .iter()
+                .zip(segments(self.raw))
+                .all(|(s, p)| match s {
+                    Segment::Literal(l) => *l == p,
+                    Segment::Param(_) => true,
+                })
+    }
+}
+
+/// The segments of a raw path: split on `/`, empty ones dropped, each percent-decoded
+/// (LANGUAGE.md 10.2: `%XX` → byte, read as UTF-8 with U+FFFD; `+` stays `+`; a bad escape
+/// stays as written).
+pub fn segments(path: &str) -> impl Iterator<Item = Cow<'_, str>> {
     path.split('/')
         .filter(|s| !s.is_empty())
         .map(percent_decode)
-        .collect()
 }
 
 pub fn percent_decode(s: &str) -> Cow<'_, str> {
@@ -215,8 +236,24 @@ pub(crate) mod tests {
         ])
     }
 
-    fn go(r: &Router, method: &str, path: &str) -> Match {
-        r.route(method, &split_path(path))
+    /// A routing decision with the parameters the worker would decode.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Routed {
+        Found {
+            route: usize,
+            params: Vec<(Arc<str>, String)>,
+        },
+        Other(Match),
+    }
+
+    fn go(r: &Router, method: &str, path: &str) -> Routed {
+        match r.route(method, path) {
+            Match::Found { route } => Routed::Found {
+                route,
+                params: r.params(route, path),
+            },
+            other => Routed::Other(other),
+        }
     }
 
     #[test]
@@ -224,21 +261,21 @@ pub(crate) mod tests {
         let r = router();
         assert_eq!(
             go(&r, "GET", "/a/b"),
-            Match::Found {
+            Routed::Found {
                 route: 2,
                 params: vec![]
             }
         );
         assert_eq!(
             go(&r, "GET", "/a/c"),
-            Match::Found {
+            Routed::Found {
                 route: 0,
                 params: vec![("x".into(), "c".into())]
             }
         );
         assert_eq!(
             go(&r, "get", "//z/b/"),
-            Match::Found {
+            Routed::Found {
                 route: 1,
                 params: vec![("y".into(), "z".into())]
             }
@@ -249,7 +286,7 @@ pub(crate) mod tests {
     fn head_falls_back_to_get() {
         assert_eq!(
             go(&router(), "HEAD", "/a/b"),
-            Match::Found {
+            Routed::Found {
                 route: 2,
                 params: vec![]
             }
@@ -265,7 +302,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             m,
-            Match::Found {
+            Routed::Found {
                 route: 4,
                 params: vec![("எண்".into(), "SB/1+2".into())]
             }
@@ -275,20 +312,20 @@ pub(crate) mod tests {
     #[test]
     fn not_found_405_options() {
         let r = router();
-        assert_eq!(go(&r, "GET", "/nope"), Match::NotFound);
+        assert_eq!(go(&r, "GET", "/nope"), Routed::Other(Match::NotFound));
         assert_eq!(
             go(&r, "PUT", "/a/c"),
-            Match::MethodNotAllowed {
+            Routed::Other(Match::MethodNotAllowed {
                 allow: "GET, HEAD, POST, OPTIONS".into()
-            }
+            })
         );
         assert_eq!(
             go(&r, "OPTIONS", "/only"),
-            Match::Options {
+            Routed::Other(Match::Options {
                 allow: "DELETE, OPTIONS".into()
-            }
+            })
         );
-        assert_eq!(go(&r, "OPTIONS", "/nope"), Match::NotFound);
+        assert_eq!(go(&r, "OPTIONS", "/nope"), Routed::Other(Match::NotFound));
         assert_eq!(r.allow_all(), "GET, HEAD, POST, DELETE, OPTIONS");
     }
 
