@@ -1380,6 +1380,19 @@ mod tests {
         output: Vec<u8>,
     }
 
+    impl Pipe {
+        /// `input` read `step` bytes at a time; at its end, end-of-file if `eof`, else WouldBlock.
+        fn new(input: &[u8], step: usize, eof: bool) -> Pipe {
+            Pipe {
+                input: input.to_vec(),
+                pos: 0,
+                step,
+                eof,
+                output: Vec::new(),
+            }
+        }
+    }
+
     impl Read for Pipe {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             if self.pos == self.input.len() {
@@ -1415,13 +1428,7 @@ mod tests {
         eof: bool,
         answer: &dyn Fn(&Work) -> JobOutcome,
     ) -> (String, bool) {
-        let mut pipe = Pipe {
-            input: input.to_vec(),
-            pos: 0,
-            step,
-            eof,
-            output: Vec::new(),
-        };
+        let mut pipe = Pipe::new(input, step, eof);
         let mut conn = Conn::new(1, None, Instant::now());
         conn.writable = true;
         for _ in 0..100_000 {
@@ -1702,13 +1709,11 @@ mod tests {
         // …and a declared body is counted whole from admission on, before its bytes arrive.
         let mut conn = Conn::new(9, None, Instant::now());
         conn.readable = true;
-        let mut pipe = Pipe {
-            input: b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 8000\r\n\r\nyy".to_vec(),
-            pos: 0,
-            step: 1000,
-            eof: false,
-            output: Vec::new(),
-        };
+        let mut pipe = Pipe::new(
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 8000\r\n\r\nyy",
+            1000,
+            false,
+        );
         let mut ctx = h.ctx();
         conn.read_from(&mut pipe, &mut ctx).unwrap();
         assert!(matches!(conn.advance(&mut ctx), Next::Wait));
@@ -1853,13 +1858,7 @@ mod tests {
         ] {
             let mut conn = Conn::new(2, None, Instant::now());
             conn.readable = true;
-            let mut pipe = Pipe {
-                input: wire.to_vec(),
-                pos: 0,
-                step: 1000,
-                eof: false,
-                output: Vec::new(),
-            };
+            let mut pipe = Pipe::new(wire, 1000, false);
             let mut ctx = h.ctx();
             conn.read_from(&mut pipe, &mut ctx).unwrap();
             let _ = conn.advance(&mut ctx);
