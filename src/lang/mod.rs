@@ -104,40 +104,52 @@ pub struct RequestInput {
     pub params: Vec<(Arc<str>, String)>,
 }
 
-/// Request header fields, names and values back to back in one buffer (two allocations for a
-/// request however many fields it has), in the order received.
+/// Request header fields in the order received, in one buffer (one allocation for a request
+/// however many fields it has): per field, the name's and the value's lengths (u32, little
+/// endian), then the name, then the value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Headers {
     bytes: Vec<u8>,
-    /// Per field: where its name ends and where its value ends in `bytes`.
-    ends: Vec<(usize, usize)>,
+    fields: usize,
 }
 
+/// The two lengths in front of every field.
+const FIELD_PREFIX: usize = 8;
+
 impl Headers {
-    /// Room for `fields` fields of `bytes` bytes in total.
+    /// Room for `fields` fields of `bytes` bytes (names and values) in total.
     pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
         Headers {
-            bytes: Vec::with_capacity(bytes),
-            ends: Vec::with_capacity(fields),
+            bytes: Vec::with_capacity(bytes + fields * FIELD_PREFIX),
+            fields: 0,
         }
     }
 
     pub fn push(&mut self, name: &str, value: &[u8]) {
-        self.bytes.extend_from_slice(name.as_bytes());
-        let name_end = self.bytes.len();
+        // A head is capped far below 4 GiB (`--max-header-bytes`); saturate rather than wrap.
+        let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+        let value = &value[..value.len().min(u32::MAX as usize)];
+        let name = &name.as_bytes()[..name.len().min(u32::MAX as usize)];
+        self.bytes.extend_from_slice(&len(name.len()));
+        self.bytes.extend_from_slice(&len(value.len()));
+        self.bytes.extend_from_slice(name);
         self.bytes.extend_from_slice(value);
-        self.ends.push((name_end, self.bytes.len()));
+        self.fields += 1;
     }
 
     /// The fields as `(name, value)`, in the order received.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        let mut start = 0;
-        self.ends.iter().map(move |&(name_end, value_end)| {
-            // Names went in as `&str` and end where they were pushed: always valid UTF-8.
-            let name = std::str::from_utf8(&self.bytes[start..name_end]).unwrap_or_default();
-            let value = &self.bytes[name_end..value_end];
-            start = value_end;
-            (name, value)
+        let mut rest: &[u8] = &self.bytes;
+        std::iter::from_fn(move || {
+            let (lengths, after) = rest.split_at_checked(FIELD_PREFIX)?;
+            let (name_len, value_len) = lengths.split_at(4);
+            let name_len = u32::from_le_bytes(name_len.try_into().ok()?) as usize;
+            let value_len = u32::from_le_bytes(value_len.try_into().ok()?) as usize;
+            let (name, after) = after.split_at_checked(name_len)?;
+            let (value, after) = after.split_at_checked(value_len)?;
+            rest = after;
+            // Names went in as `&str`, whole: always valid UTF-8.
+            Some((std::str::from_utf8(name).unwrap_or_default(), value))
         })
     }
 
@@ -149,16 +161,16 @@ impl Headers {
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.fields
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.fields == 0
     }
 
     /// Names and values, in bytes.
     pub fn bytes_len(&self) -> usize {
-        self.bytes.len()
+        self.bytes.len() - self.fields * FIELD_PREFIX
     }
 }
 
@@ -213,4 +225,36 @@ pub struct Discard;
 
 impl Output for Discard {
     fn print(&mut self, _line: &str) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Headers;
+
+    #[test]
+    fn headers_keep_order_case_and_bytes() {
+        let mut h = Headers::with_capacity(3, 32);
+        assert!(h.is_empty());
+        h.push("Host", b"a");
+        h.push("X-Empty", b"");
+        h.push("x-tamil", "வணக்கம்".as_bytes());
+        h.push("host", b"second");
+        assert_eq!(h.len(), 4);
+        let fields: Vec<(&str, &[u8])> = h.iter().collect();
+        assert_eq!(
+            fields,
+            [
+                ("Host", &b"a"[..]),
+                ("X-Empty", b""),
+                ("x-tamil", "வணக்கம்".as_bytes()),
+                ("host", b"second"),
+            ]
+        );
+        assert_eq!(h.get("HOST"), Some(&b"a"[..]));
+        assert_eq!(h.get("x-empty"), Some(&b""[..]));
+        assert_eq!(h.get("missing"), None);
+        let names_and_values: usize = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
+        assert_eq!(h.bytes_len(), names_and_values);
+        assert_eq!(h, fields.into_iter().collect::<Headers>());
+    }
 }
