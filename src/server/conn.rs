@@ -20,7 +20,7 @@ use super::http::{self, method_name, Expect, Framing, Head, Parsed, Reject};
 use super::limits::{Limits, DRAIN_IDLE_GRACE, LINGER_BYTES, LINGER_TIME};
 use super::metrics::{self, Metrics, Rejection};
 use super::pool::JobOutcome;
-use super::response::{self, IdGen};
+use super::response::{self, IdGen, RequestId};
 use super::router::{self, Match};
 use super::timer::TimerKind;
 use crate::app::App;
@@ -114,13 +114,13 @@ pub struct Work {
     pub app: Arc<App>,
     pub route: usize,
     pub input: RequestInput,
-    pub request_id: Arc<str>,
+    pub request_id: RequestId,
 }
 
 /// What the server remembers about the request in flight, to frame and log its answer.
 #[derive(Debug)]
 struct Meta {
-    request_id: Arc<str>,
+    request_id: RequestId,
     method: Cow<'static, str>,
     /// Kept only for the access log.
     path: String,
@@ -728,7 +728,7 @@ impl Conn {
             ctx.limits.keepalive_requests != 0 && self.requests >= ctx.limits.keepalive_requests;
         let mut meta = Meta {
             request_id: match &head.request_id {
-                Some(id) => Arc::from(id.as_str()),
+                Some(id) => RequestId::from(id.as_str()),
                 None => ctx.ids.next_id(),
             },
             method: head.method.clone(),
@@ -811,7 +811,7 @@ impl Conn {
         if let (Some(rate), Some(peer)) = (ctx.guard.rate.as_mut(), self.peer) {
             if let Err(wait) = rate.check(peer.ip(), ctx.now) {
                 meta.close |= has_body;
-                log::debug!("{} rate limited {}", meta.request_id, peer.ip());
+                log::debug!("{} rate limited {}", &*meta.request_id, peer.ip());
                 let retry = wait.to_string();
                 self.reject(
                     Rejection::RateLimited,

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use mio::Waker;
 
 use super::metrics::{HandlerFailure, Metrics, Rejection};
+use super::response::RequestId;
 use crate::app::App;
 use crate::lang::{self, Budget, Limit, Outcome, Output, RequestInput, RuntimeErrorKind};
 use crate::logging;
@@ -36,7 +37,7 @@ pub struct Job {
     pub app: Arc<App>,
     pub route: usize,
     pub input: RequestInput,
-    pub request_id: Arc<str>,
+    pub request_id: RequestId,
     pub enqueued: Instant,
 }
 
