@@ -105,16 +105,17 @@ pub struct RequestInput {
 }
 
 /// Request header fields in the order received, in one buffer (one allocation for a request
-/// however many fields it has): per field, the name's and the value's lengths (u32, little
-/// endian), then the name, then the value.
+/// however many fields it has): per field, the name's and the value's lengths (native-endian
+/// `usize`), then the name, then the value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Headers {
     bytes: Vec<u8>,
     fields: usize,
 }
 
-/// The two lengths in front of every field.
-const FIELD_PREFIX: usize = 8;
+/// One length in front of a field; there are two.
+const LEN: usize = std::mem::size_of::<usize>();
+const FIELD_PREFIX: usize = 2 * LEN;
 
 impl Headers {
     /// Room for `fields` fields of `bytes` bytes (names and values) in total.
@@ -126,13 +127,9 @@ impl Headers {
     }
 
     pub fn push(&mut self, name: &str, value: &[u8]) {
-        // A head is capped far below 4 GiB (`--max-header-bytes`); saturate rather than wrap.
-        let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
-        let value = &value[..value.len().min(u32::MAX as usize)];
-        let name = &name.as_bytes()[..name.len().min(u32::MAX as usize)];
-        self.bytes.extend_from_slice(&len(name.len()));
-        self.bytes.extend_from_slice(&len(value.len()));
-        self.bytes.extend_from_slice(name);
+        self.bytes.extend_from_slice(&name.len().to_ne_bytes());
+        self.bytes.extend_from_slice(&value.len().to_ne_bytes());
+        self.bytes.extend_from_slice(name.as_bytes());
         self.bytes.extend_from_slice(value);
         self.fields += 1;
     }
@@ -142,13 +139,13 @@ impl Headers {
         let mut rest: &[u8] = &self.bytes;
         std::iter::from_fn(move || {
             let (lengths, after) = rest.split_at_checked(FIELD_PREFIX)?;
-            let (name_len, value_len) = lengths.split_at(4);
-            let name_len = u32::from_le_bytes(name_len.try_into().ok()?) as usize;
-            let value_len = u32::from_le_bytes(value_len.try_into().ok()?) as usize;
+            let (name_len, value_len) = lengths.split_at(LEN);
+            let name_len = usize::from_ne_bytes(name_len.try_into().ok()?);
+            let value_len = usize::from_ne_bytes(value_len.try_into().ok()?);
             let (name, after) = after.split_at_checked(name_len)?;
             let (value, after) = after.split_at_checked(value_len)?;
             rest = after;
-            // Names went in as `&str`, whole: always valid UTF-8.
+            // Names went in as `&str`: always valid UTF-8.
             Some((std::str::from_utf8(name).unwrap_or_default(), value))
         })
     }
