@@ -253,6 +253,13 @@ const OPTIONS: &[Opt] = &[
         help: "SO_REUSEPORT, so a new instance can bind beside this one",
         in_run: false,
     },
+    Opt {
+        name: "colocate",
+        kind: Kind::Switch,
+        default: "on",
+        help: "at light load, run the reactor and the workers on one CPU (short hand-offs)",
+        in_run: false,
+    },
 ];
 
 /// Spellings of the older eTamil CLI, accepted and ignored (SERVER.md "Command line").
@@ -265,6 +272,8 @@ pub struct Config {
     pub port: u16,
     pub workers: usize,
     pub reuse_port: bool,
+    /// Let the placement governor put the reactor and the workers on one CPU at light load.
+    pub colocate: bool,
     pub log_format: LogFormat,
     pub log_level: log::LevelFilter,
     pub access_log: bool,
@@ -538,6 +547,7 @@ fn serve(values: &Values, mut positional: Vec<String>) -> Result<Command, UsageE
         port: values.port()?.unwrap_or(9999),
         workers,
         reuse_port: values.switch("reuse-port")?.unwrap_or(false),
+        colocate: values.switch("colocate")?.unwrap_or(true),
         log_format: values.log_format()?.unwrap_or(LogFormat::Json),
         log_level: values.level()?.unwrap_or(log::LevelFilter::Info),
         access_log: values.switch("access-log")?.unwrap_or(true),

@@ -388,6 +388,10 @@ pub struct Metrics {
     pub busy_workers: Gauge,
     /// Worker threads configured (`--workers`), so busy/total needs no other source.
     pub workers: Gauge,
+    /// 1 while the reactor and the workers share one CPU (`--colocate`, placement.rs).
+    pub colocated: Gauge,
+    /// Times the placement governor moved the threads (to one CPU or back).
+    pub colocate_moves: Counter,
 
     rejections: [Counter; Rejection::ALL.len()],
     handler_errors: [Counter; HandlerFailure::ERROR_KINDS.len()],
@@ -413,6 +417,8 @@ impl Metrics {
             queue_depth: Gauge::default(),
             busy_workers: Gauge::default(),
             workers: Gauge::default(),
+            colocated: Gauge::default(),
+            colocate_moves: Counter::default(),
             rejections: Default::default(),
             handler_errors: Default::default(),
             panics: Counter::default(),
@@ -646,6 +652,11 @@ impl Metrics {
                 "Worker threads configured (--workers).",
                 &self.workers,
             ),
+            (
+                "etamil_threads_colocated",
+                "1 while the reactor and the workers share one CPU (--colocate, light load).",
+                &self.colocated,
+            ),
         ] {
             family(out, name, "gauge", help);
             sample(out, name, &[], g.get());
@@ -689,6 +700,15 @@ impl Metrics {
         {
             sample(out, name, &[("reason", label)], c.get());
         }
+
+        let name = "etamil_colocate_moves_total";
+        family(
+            out,
+            name,
+            "counter",
+            "Times the reactor and the workers were moved onto one CPU or spread again (--colocate).",
+        );
+        sample(out, name, &[], self.colocate_moves.get());
 
         let name = "etamil_app_reloads_total";
         family(
@@ -1090,6 +1110,8 @@ mod tests {
         m.connections.set(7);
         m.workers.set(2);
         m.busy_workers.inc();
+        m.colocated.set(1);
+        m.colocate_moves.inc();
         let text = m.render(42);
         let s = parse(&text);
 
@@ -1169,6 +1191,8 @@ mod tests {
         assert_eq!(value(&s, "etamil_connections_open", &[]), Some(7.0));
         assert_eq!(value(&s, "etamil_workers_busy", &[]), Some(1.0));
         assert_eq!(value(&s, "etamil_workers", &[]), Some(2.0));
+        assert_eq!(value(&s, "etamil_threads_colocated", &[]), Some(1.0));
+        assert_eq!(value(&s, "etamil_colocate_moves_total", &[]), Some(1.0));
         assert_eq!(value(&s, "etamil_http_requests_in_flight", &[]), Some(0.0));
         assert_eq!(value(&s, "etamil_queue_depth", &[]), Some(0.0));
         assert_eq!(

@@ -17,6 +17,7 @@ pub mod guard;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod placement;
 pub mod pool;
 pub mod reactor;
 pub mod response;
@@ -88,6 +89,7 @@ pub fn serve(config: Config, mut app: App) -> Result<Stop, StartError> {
     app.register_metrics(&metrics);
     let settings = reactor::Settings {
         workers: config.workers,
+        colocate: config.colocate,
         access_log: config.access_log,
         shutdown_timeout: config.shutdown_timeout,
         drain_delay: config.drain_delay,

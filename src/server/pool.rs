@@ -10,7 +10,8 @@
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use mio::Waker;
 
 use super::metrics::{HandlerFailure, Metrics, Rejection};
+use super::placement;
 use super::response::RequestId;
 use crate::app::App;
 use crate::lang::{self, Budget, Limit, Outcome, Output, RequestInput, RuntimeErrorKind};
@@ -86,6 +88,8 @@ struct Shared {
     budget: Budget,
     /// Jobs being run right now.
     busy: AtomicUsize,
+    /// Jobs finished since start, for the placement governor.
+    finished: AtomicU64,
     /// Bytes held by all connections and jobs, as the reactor last counted them.
     buffered: AtomicUsize,
     /// `--max-buffered-bytes`: over it, a job is answered 503 instead of being run.
@@ -98,6 +102,8 @@ struct Shared {
 pub struct Pool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
+    /// The workers' kernel thread ids, for the placement governor.
+    tids: Vec<libc::pid_t>,
     /// Jobs accepted this loop iteration, handed to the workers together by `flush`: one lock
     /// and at most one notification per batch instead of per job, so under load a worker
     /// finds a full queue rather than sleeping and being woken for every request.
@@ -138,22 +144,33 @@ impl Pool {
             waker,
             budget,
             busy: AtomicUsize::new(0),
+            finished: AtomicU64::new(0),
             buffered: AtomicUsize::new(0),
             max_buffered_bytes,
             metrics,
         });
         let mut handles = Vec::with_capacity(workers);
+        let (tid_tx, tid_rx) = mpsc::channel();
         for n in 0..workers.max(1) {
             let s = Arc::clone(&shared);
+            let tid_tx = tid_tx.clone();
             let h = std::thread::Builder::new()
                 .name(format!("etamil-worker-{n}"))
                 .stack_size(WORKER_STACK_BYTES)
-                .spawn(move || worker(&s))?;
+                .spawn(move || {
+                    let _ = tid_tx.send(placement::current_tid());
+                    drop(tid_tx);
+                    worker(&s)
+                })?;
             handles.push(h);
         }
+        drop(tid_tx);
+        // Each worker sends its id before anything else, so this waits only for thread starts.
+        let tids = tid_rx.iter().collect();
         Ok(Pool {
             shared,
             workers: handles,
+            tids,
             staged: Vec::with_capacity(STAGE_FLUSH_JOBS),
         })
     }
@@ -233,6 +250,16 @@ impl Pool {
         self.workers.len()
     }
 
+    /// The threads the placement governor moves: `reactor` and the workers.
+    pub fn placement_threads(&self, reactor: libc::pid_t) -> placement::Threads {
+        let shared = Arc::clone(&self.shared);
+        placement::Threads {
+            reactor,
+            workers: self.tids.clone(),
+            finished_jobs: Box::new(move || shared.finished.load(Ordering::Relaxed)),
+        }
+    }
+
     /// Lets the workers finish what is queued, then joins them.
     pub fn shutdown(mut self) {
         self.flush();
@@ -274,6 +301,7 @@ fn worker(shared: &Shared) {
             serial: job.serial,
             outcome,
         });
+        shared.finished.fetch_add(1, Ordering::Relaxed);
         if shared.reactor_asleep.swap(false, Ordering::SeqCst) {
             if let Err(e) = shared.waker.wake() {
                 log::error!("cannot wake the reactor: {e}");

@@ -25,6 +25,7 @@ use super::conn::{BufPool, Conn, Ctx, Next};
 use super::guard::{self, Guard, Secret};
 use super::limits::Limits;
 use super::metrics::{AcceptPause, Metrics};
+use super::placement::{self, Placement};
 use super::pool::{Busy, Completion, Job, Pool, WORKER_STACK_BYTES};
 use super::response::{DateCache, IdGen};
 use super::signals::{Note, Notifier, SignalPipe, RELOADED};
@@ -192,11 +193,14 @@ pub struct Reactor {
     fixed_fds: u64,
     /// Accepting is paused at `--max-connections` (so each pause is counted once).
     paused_at_limit: bool,
+    colocate: bool,
 }
 
 /// Options of the loop beyond `Limits`.
 pub struct Settings {
     pub workers: usize,
+    /// `--colocate`: let the placement governor share one CPU among the threads at light load.
+    pub colocate: bool,
     pub access_log: bool,
     pub shutdown_timeout: Duration,
     pub drain_delay: Duration,
@@ -273,6 +277,7 @@ impl Reactor {
             metrics: Arc::clone(&settings.metrics),
             fixed_fds: fds_at_start(),
             paused_at_limit: false,
+            colocate: settings.colocate,
         })
     }
 
@@ -284,6 +289,12 @@ impl Reactor {
     /// Runs until the drain ends (or a fatal error of the poll itself).
     pub fn run(mut self) -> io::Result<Stop> {
         let mut events = Events::with_capacity(EVENTS);
+        // Started here, not in `new`: it needs the id of the thread that runs the loop. Dropped
+        // (stopped, threads spread) when `run` returns, before the workers are joined.
+        let placement = self.colocate.then(|| {
+            let threads = self.pool.placement_threads(placement::current_tid());
+            Placement::start(threads, Arc::clone(&self.metrics))
+        });
         logging::hold_access_lines();
         let stop = loop {
             self.pool.flush();
@@ -345,6 +356,7 @@ impl Reactor {
             }
         };
         logging::stop_holding_access_lines();
+        drop(placement);
         if stop == Stop::Drained {
             self.pool.shutdown();
         }
@@ -476,6 +488,7 @@ impl Reactor {
             .name("etamil-reload".into())
             .stack_size(WORKER_STACK_BYTES)
             .spawn(move || {
+                placement::release_current_thread();
                 let app = App::load(Some(&path)).map(|mut app| {
                     // Same Metrics: a pattern keeps its series across reloads.
                     app.register_metrics(&metrics);
@@ -868,6 +881,7 @@ mod tests {
         let settings = Settings {
             workers: 2,
             access_log: false,
+            colocate: false,
             shutdown_timeout: Duration::from_secs(30),
             drain_delay: Duration::ZERO,
             app_path: None,
