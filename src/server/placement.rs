@@ -96,8 +96,8 @@ pub struct Sample {
     pub reactor_slices: u64,
     /// CPU time of all workers.
     pub workers_cpu: Duration,
-    /// CPU time of the reactor.
-    pub reactor_cpu: Duration,
+    /// CPU time of the whole process, every thread (the log writer too), wherever it ran.
+    pub process_cpu: Duration,
     /// Busy time of the shared CPU (only while `Mode::Shared`), all processes.
     pub cpu_busy: Duration,
 }
@@ -117,12 +117,11 @@ impl Sample {
         self.per_second(self.workers_cpu)
     }
 
-    /// CPU seconds per second that other processes took on the shared CPU.
+    /// CPU seconds per second that other processes took on the shared CPU. All of our own
+    /// time counts as ours, even what ran elsewhere: this may miss a small neighbour, never
+    /// mistake our own log writer for one.
     fn others_cpu(&self) -> f64 {
-        self.per_second(
-            self.cpu_busy
-                .saturating_sub(self.workers_cpu + self.reactor_cpu),
-        )
+        self.per_second(self.cpu_busy.saturating_sub(self.process_cpu))
     }
 }
 
@@ -310,8 +309,22 @@ struct Reading {
     jobs: u64,
     reactor: ThreadTimes,
     workers_cpu: Duration,
+    process_cpu: Duration,
     /// Busy ticks of the shared CPU, when there is one.
     cpu_busy_ticks: Option<u64>,
+}
+
+/// CPU time of all the process's threads so far.
+fn process_cpu() -> io::Result<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for clock_gettime to fill.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
 fn read(threads: &Threads, mode: Mode) -> io::Result<Reading> {
@@ -329,6 +342,7 @@ fn read(threads: &Threads, mode: Mode) -> io::Result<Reading> {
         jobs: (threads.finished_jobs)(),
         reactor,
         workers_cpu,
+        process_cpu: process_cpu()?,
         cpu_busy_ticks,
     })
 }
@@ -346,7 +360,7 @@ fn sample(before: &Reading, after: &Reading, jiffy: Duration) -> Sample {
         jobs: after.jobs.saturating_sub(before.jobs),
         reactor_slices: after.reactor.slices.saturating_sub(before.reactor.slices),
         workers_cpu: after.workers_cpu.saturating_sub(before.workers_cpu),
-        reactor_cpu: after.reactor.on_cpu.saturating_sub(before.reactor.on_cpu),
+        process_cpu: after.process_cpu.saturating_sub(before.process_cpu),
         cpu_busy,
     }
 }
@@ -533,7 +547,7 @@ mod tests {
             jobs: 50_000,
             reactor_slices: 13_000,
             workers_cpu: ms(180),
-            reactor_cpu: ms(335),
+            process_cpu: ms(515),
             cpu_busy: Duration::ZERO,
         }
     }
@@ -543,8 +557,8 @@ mod tests {
         Sample {
             jobs: 90_000,
             reactor_slices: 2_000,
-            reactor_cpu: ms(415),
             workers_cpu: ms(100),
+            process_cpu: ms(515),
             ..ten_connections()
         }
     }
@@ -606,12 +620,12 @@ mod tests {
     fn shared_threads_spread_when_the_reactor_or_the_handlers_need_more() {
         let now = Instant::now();
         let busy_cpu = |s: Sample| Sample {
-            cpu_busy: s.workers_cpu + s.reactor_cpu,
+            cpu_busy: s.process_cpu,
             ..s
         };
         let heavy = busy_cpu(Sample {
             workers_cpu: ms(400),
-            reactor_cpu: ms(90),
+            process_cpu: ms(490),
             ..ten_connections()
         });
         for (s, reason) in [
@@ -636,7 +650,7 @@ mod tests {
         let s = Sample {
             // Ours half of the CPU, the CPU fully busy: a neighbour has the other half.
             workers_cpu: ms(90),
-            reactor_cpu: ms(160),
+            process_cpu: ms(250),
             cpu_busy: ms(500),
             ..ten_connections()
         };
