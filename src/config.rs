@@ -839,7 +839,11 @@ mod tests {
         assert_eq!(c.app, Some(PathBuf::from("app.qmz")));
         assert_eq!(c.limits, Limits::default());
         assert!(c.access_log);
+        assert!(c.colocate);
         assert_eq!(c.log_config(), LogConfig::default());
+        assert!(!serve_cfg("--colocate off", &no_env).colocate);
+        let env = |k: &str| (k == "ETAMIL_COLOCATE").then(|| "off".to_owned());
+        assert!(!serve_cfg("", &env).colocate);
         assert_eq!(serve_cfg("", &no_env).app, None);
         let env = |k: &str| (k == "ETAMIL_LOG_FORMAT").then(|| "text".to_owned());
         let c = serve_cfg("--access-log off --log-level warn", &env);
@@ -879,6 +883,7 @@ mod tests {
             ("--handler-timeout 0s", "--handler-timeout"),
             ("--max-body-bytes 1MB", "--max-body-bytes"),
             ("--access-log yes", "--access-log"),
+            ("--colocate auto", "--colocate"),
             ("--log-format xml", "--log-format"),
             ("--log-level trace", "--log-level"),
             ("--port 70000", "--port"),
