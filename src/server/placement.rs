@@ -281,11 +281,13 @@ pub fn current_tid() -> libc::pid_t {
     unsafe { libc::gettid() }
 }
 
-/// What the governor reads each tick: the threads it places and the count of finished jobs.
+/// What the governor reads each tick (the threads it places, the count of finished jobs) and
+/// whom it tells that the workers share one CPU (the pool, which then lets one take the jobs).
 pub struct Threads {
     pub reactor: libc::pid_t,
     pub workers: Vec<libc::pid_t>,
     pub finished_jobs: Box<dyn Fn() -> u64 + Send>,
+    pub share_one_cpu: Box<dyn Fn(bool) + Send>,
 }
 
 impl Threads {
@@ -447,11 +449,18 @@ fn apply(threads: &Threads, to: Mode, allowed: &libc::cpu_set_t) -> io::Result<(
         Mode::Spread => *allowed,
         Mode::Shared(cpu) => only_cpu(cpu),
     };
+    // Spreading, the pool goes back to waking workers freely before they move; sharing, only
+    // once they have moved.
+    if to == Mode::Spread {
+        (threads.share_one_cpu)(false);
+    }
     let result = threads.all().try_for_each(|tid| set_affinity(tid, &set));
     if result.is_err() && to != Mode::Spread {
         for tid in threads.all() {
             let _ = set_affinity(tid, allowed);
         }
+    } else if to != Mode::Spread {
+        (threads.share_one_cpu)(true);
     }
     result
 }

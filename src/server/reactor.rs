@@ -26,7 +26,7 @@ use super::guard::{self, Guard, Secret};
 use super::limits::Limits;
 use super::metrics::{AcceptPause, Metrics};
 use super::placement::{self, Placement};
-use super::pool::{Busy, Completion, Job, Pool, WORKER_STACK_BYTES};
+use super::pool::{Busy, Completion, Job, Pool, STALL, WORKER_STACK_BYTES};
 use super::response::{DateCache, IdGen};
 use super::signals::{Note, Notifier, SignalPipe, RELOADED};
 use super::timer::{Deadline, TimerKind, Timers};
@@ -299,9 +299,12 @@ impl Reactor {
         let stop = loop {
             self.pool.flush();
             logging::send_held_lines();
+            let stall_watch = self.pool.watch_stall();
             let pending = self.pool.reactor_sleeping() || !self.again.is_empty();
             let timeout = if pending {
                 Some(Duration::ZERO)
+            } else if stall_watch {
+                Some(self.poll_timeout().map_or(STALL, |t| t.min(STALL)))
             } else {
                 self.poll_timeout()
             };
