@@ -4,8 +4,9 @@
 //! Owns running eTamil for requests (with fresh state, a `Budget`, and `catch_unwind` around
 //! every run) and the hand-off protocol: a worker is notified only when one is idle, a busy
 //! worker keeps taking jobs until the queue is empty, and the reactor is woken only when it is
-//! about to sleep (or asleep), so under load the hand-off costs no syscall per request. Workers
-//! never touch sockets; the reactor never runs eTamil.
+//! about to sleep (or asleep), so under load the hand-off costs no syscall per request. While
+//! the workers share one CPU (placement.rs), worker 0 alone is woken, unless the queue stalls
+//! (`STALL`). Workers never touch sockets; the reactor never runs eTamil.
 
 use std::collections::VecDeque;
 use std::io;
