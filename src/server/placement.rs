@@ -485,11 +485,12 @@ fn govern(
                 continue;
             }
         };
-        let Some(prev) = before.replace(after) else {
+        let s = before.map(|prev| sample(&prev, &after, jiffy));
+        before = Some(after);
+        let Some(s) = s else {
             continue;
         };
         let now = Instant::now();
-        let s = sample(&prev, before.as_ref().expect("just set"), jiffy);
         let verdict = governor.decide(&s, now);
         let to = match verdict {
             Verdict::Stay => continue,

@@ -243,17 +243,10 @@ impl Pool {
         if shared.stalled() {
             let wake = {
                 let mut q = lock(&shared.queue);
-                shared.progressed();
-                let helper = usize::from(!q.jobs.is_empty() && q.idle > q.wakeups);
-                q.wakeups += helper;
-                let primary = !q.jobs.is_empty() && helper == 0 && q.primary_parked;
-                if primary {
-                    q.primary_parked = false;
+                if q.jobs.is_empty() {
+                    return true;
                 }
-                Wake {
-                    primary,
-                    others: helper,
-                }
+                shared.to_wake(&mut q, 1)
             };
             shared.notify(wake);
         }
