@@ -309,7 +309,7 @@ fn thread_times(tid: libc::pid_t) -> io::Result<ThreadTimes> {
 struct Reading {
     at: Instant,
     jobs: u64,
-    reactor: ThreadTimes,
+    reactor_slices: u64,
     workers_cpu: Duration,
     process_cpu: Duration,
     /// Busy ticks of the shared CPU, when there is one.
@@ -330,7 +330,7 @@ fn process_cpu() -> io::Result<Duration> {
 }
 
 fn read(threads: &Threads, mode: Mode) -> io::Result<Reading> {
-    let reactor = thread_times(threads.reactor)?;
+    let reactor_slices = thread_times(threads.reactor)?.slices;
     let mut workers_cpu = Duration::ZERO;
     for &tid in &threads.workers {
         workers_cpu += thread_times(tid)?.on_cpu;
@@ -342,7 +342,7 @@ fn read(threads: &Threads, mode: Mode) -> io::Result<Reading> {
     Ok(Reading {
         at: Instant::now(),
         jobs: (threads.finished_jobs)(),
-        reactor,
+        reactor_slices,
         workers_cpu,
         process_cpu: process_cpu()?,
         cpu_busy_ticks,
@@ -360,7 +360,7 @@ fn sample(before: &Reading, after: &Reading, jiffy: Duration) -> Sample {
     Sample {
         wall: after.at.duration_since(before.at),
         jobs: after.jobs.saturating_sub(before.jobs),
-        reactor_slices: after.reactor.slices.saturating_sub(before.reactor.slices),
+        reactor_slices: after.reactor_slices.saturating_sub(before.reactor_slices),
         workers_cpu: after.workers_cpu.saturating_sub(before.workers_cpu),
         process_cpu: after.process_cpu.saturating_sub(before.process_cpu),
         cpu_busy,
@@ -443,26 +443,27 @@ fn wait_tick(stop: &(Mutex<bool>, Condvar)) -> bool {
     *guard
 }
 
-/// Moves every thread to `to`; on failure, tries to put them all back on `allowed`.
+/// Moves every thread to `to`; if sharing fails part-way, puts them all back on `allowed`.
+/// The pool is told it shares one CPU only once every thread is there, and that it does not
+/// before they spread.
 fn apply(threads: &Threads, to: Mode, allowed: &libc::cpu_set_t) -> io::Result<()> {
-    let set = match to {
-        Mode::Spread => *allowed,
-        Mode::Shared(cpu) => only_cpu(cpu),
-    };
-    // Spreading, the pool goes back to waking workers freely before they move; sharing, only
-    // once they have moved.
-    if to == Mode::Spread {
-        (threads.share_one_cpu)(false);
-    }
-    let result = threads.all().try_for_each(|tid| set_affinity(tid, &set));
-    if result.is_err() && to != Mode::Spread {
-        for tid in threads.all() {
-            let _ = set_affinity(tid, allowed);
+    match to {
+        Mode::Spread => {
+            (threads.share_one_cpu)(false);
+            threads.all().try_for_each(|tid| set_affinity(tid, allowed))
         }
-    } else if to != Mode::Spread {
-        (threads.share_one_cpu)(true);
+        Mode::Shared(cpu) => {
+            let one = only_cpu(cpu);
+            let result = threads.all().try_for_each(|tid| set_affinity(tid, &one));
+            match result {
+                Ok(()) => (threads.share_one_cpu)(true),
+                Err(_) => threads.all().for_each(|tid| {
+                    let _ = set_affinity(tid, allowed);
+                }),
+            }
+            result
+        }
     }
-    result
 }
 
 fn govern(

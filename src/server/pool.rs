@@ -95,8 +95,8 @@ struct Shared {
     busy: AtomicUsize,
     /// Jobs finished since start, for the placement governor.
     finished: AtomicU64,
-    /// The workers share one CPU: worker 0 takes the jobs (`STALL`).
-    one_awake: AtomicBool,
+    /// The workers share one CPU (placement.rs): worker 0 takes the jobs (`STALL`).
+    one_cpu: AtomicBool,
     /// When a job last started (or a worker was woken to start one), µs since `epoch`.
     progress_us: AtomicU64,
     epoch: Instant,
@@ -166,7 +166,7 @@ impl Pool {
             budget,
             busy: AtomicUsize::new(0),
             finished: AtomicU64::new(0),
-            one_awake: AtomicBool::new(false),
+            one_cpu: AtomicBool::new(false),
             progress_us: AtomicU64::new(0),
             epoch: Instant::now(),
             workers: workers.max(1),
@@ -237,7 +237,7 @@ impl Pool {
     /// `STALL`, so it looks again.
     pub fn watch_stall(&self) -> bool {
         let shared = &self.shared;
-        if !shared.one_awake.load(Ordering::Relaxed) || shared.queued.load(Ordering::Relaxed) == 0 {
+        if !shared.one_cpu.load(Ordering::Relaxed) || shared.queued.load(Ordering::Relaxed) == 0 {
             return false;
         }
         if shared.stalled() {
@@ -299,7 +299,7 @@ impl Pool {
             reactor,
             workers: self.tids.clone(),
             finished_jobs: Box::new(move || counted.finished.load(Ordering::Relaxed)),
-            share_one_cpu: Box::new(move |on| told.one_awake.store(on, Ordering::Relaxed)),
+            share_one_cpu: Box::new(move |on| told.one_cpu.store(on, Ordering::Relaxed)),
         }
     }
 
@@ -329,7 +329,7 @@ impl Shared {
     fn to_wake(&self, q: &mut Queue, added: usize) -> Wake {
         let sleeping = q.idle.saturating_sub(q.wakeups);
         let parked = usize::from(q.primary_parked);
-        let mut want = if self.one_awake.load(Ordering::Relaxed) {
+        let mut want = if self.one_cpu.load(Ordering::Relaxed) {
             let awake = self.workers.saturating_sub(sleeping + parked);
             if awake > 0 && !self.stalled() {
                 return Wake {
@@ -391,7 +391,7 @@ fn worker(shared: &Shared, primary: bool) {
                 if q.stop {
                     return;
                 }
-                if primary && shared.one_awake.load(Ordering::Relaxed) {
+                if primary && shared.one_cpu.load(Ordering::Relaxed) {
                     // Whoever wakes us clears the flag; a spurious wake-up clears it here.
                     q.primary_parked = true;
                     q = shared.primary.wait(q).unwrap_or_else(|e| e.into_inner());
@@ -405,7 +405,7 @@ fn worker(shared: &Shared, primary: bool) {
             }
         };
         shared.busy.fetch_add(1, Ordering::Relaxed);
-        if shared.one_awake.load(Ordering::Relaxed) {
+        if shared.one_cpu.load(Ordering::Relaxed) {
             shared.progressed();
         }
         shared.metrics.busy_workers.inc();
@@ -551,23 +551,7 @@ mod tests {
     const PATIENCE: Duration = Duration::from_secs(30);
 
     fn next_outcome(pool: &mut Pool, poll: &mut Poll) -> JobOutcome {
-        pool.flush();
-        let mut events = Events::with_capacity(4);
-        let mut batch = Vec::new();
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            assert!(Instant::now() < deadline, "no completion");
-            // As the reactor does: announce the sleep, then poll unless answers are waiting.
-            if pool.reactor_sleeping() {
-                pool.reactor_awake();
-                pool.take_completions(&mut batch);
-                if let Some(done) = batch.pop() {
-                    return done.outcome;
-                }
-            }
-            poll.poll(&mut events, Some(PATIENCE)).unwrap();
-            pool.reactor_awake();
-        }
+        completions(pool, poll, 1).remove(0).outcome
     }
 
     /// Two routes: `/slow` counts to two million (tens of milliseconds even in release), `/quick`
@@ -588,27 +572,32 @@ mod tests {
         }
     }
 
-    /// Like `next_outcome`, for every completion until `n` have come, in order of arrival; it
-    /// polls as the reactor does, at most `STALL` while `watch_stall` says jobs wait.
-    fn completions(pool: &mut Pool, poll: &mut Poll, n: usize) -> Vec<usize> {
+    /// Every completion until `n` have come, in order of arrival, polling as the reactor does:
+    /// announce the sleep, then poll unless answers are waiting, for at most `STALL` while
+    /// `watch_stall` says jobs wait.
+    fn completions(pool: &mut Pool, poll: &mut Poll, n: usize) -> Vec<Completion> {
         pool.flush();
         let mut events = Events::with_capacity(4);
-        let (mut batch, mut keys) = (Vec::new(), Vec::new());
+        let (mut batch, mut done) = (Vec::new(), Vec::new());
         let deadline = Instant::now() + PATIENCE;
-        while keys.len() < n {
-            assert!(Instant::now() < deadline, "only {keys:?} completed");
+        while done.len() < n {
+            assert!(Instant::now() < deadline, "only {} completed", done.len());
             let watch = pool.watch_stall();
             if pool.reactor_sleeping() {
                 pool.reactor_awake();
                 pool.take_completions(&mut batch);
-                keys.extend(batch.drain(..).map(|c| c.key));
+                done.append(&mut batch);
                 continue;
             }
             poll.poll(&mut events, Some(if watch { STALL } else { PATIENCE }))
                 .unwrap();
             pool.reactor_awake();
         }
-        keys
+        done
+    }
+
+    fn keys(done: Vec<Completion>) -> Vec<usize> {
+        done.into_iter().map(|c| c.key).collect()
     }
 
     fn start_pool(poll: &Poll, workers: usize) -> Pool {
@@ -642,7 +631,7 @@ mod tests {
             std::thread::yield_now();
         }
         pool.try_submit(routed(&app, 1, 2)).ok().unwrap();
-        assert_eq!(completions(&mut pool, &mut poll, 2), [2, 1]);
+        assert_eq!(keys(completions(&mut pool, &mut poll, 2)), [2, 1]);
         pool.shutdown();
     }
 
@@ -660,9 +649,9 @@ mod tests {
                     .ok()
                     .unwrap();
             }
-            let mut keys = completions(&mut pool, &mut poll, 5);
-            keys.sort_unstable();
-            assert_eq!(keys, (0..5).map(|k| round * 10 + k).collect::<Vec<_>>());
+            let mut got = keys(completions(&mut pool, &mut poll, 5));
+            got.sort_unstable();
+            assert_eq!(got, (0..5).map(|k| round * 10 + k).collect::<Vec<_>>());
         }
         pool.shutdown();
     }
